@@ -1,0 +1,186 @@
+"""Configuration: defaults in `Config`, the environment parsed by `settings_from_env`.
+
+`settings_from_env` is pure (it takes a mapping and returns one) so that tests can check every
+rule without touching `os.environ`; `create_app` calls it with the process environment merged
+with an optional `.env` file.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE_DIR = ROOT / "instance"
+
+# Values that look like a secret key but are well known; production refuses them.
+DEFAULT_SECRET_KEYS = frozenset({"", "change-me", "changeme", "dev", "secret", "your-secret-key"})
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(ValueError):
+    """The environment describes a configuration the application must not start with."""
+
+
+class Config:
+    """Defaults that hold when the environment says nothing."""
+
+    JOBSCHED_ENV = "production"
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+    MAX_CONTENT_LENGTH = 1024 * 1024  # SPEC §6: 413 over 1 MiB
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # a token lives as long as the session
+    RESTX_ERROR_404_HELP = False
+    RESTX_MASK_SWAGGER = False
+    ERROR_404_HELP = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    JOBSCHED_MAX_CONCURRENT_JOBS = 3
+    JOBSCHED_LEASE_SECONDS = 30
+    JOBSCHED_SHUTDOWN_GRACE_SECONDS = 30
+    JOBSCHED_RECONCILE_SECONDS = 30
+    JOBSCHED_ENABLE_SHELL = False
+    JOBSCHED_TASK_MODULES: tuple[str, ...] = ()
+    JOBSCHED_EMBEDDED_SCHEDULER = True
+    JOBSCHED_LOG_FORMAT = "text"
+    JOBSCHED_RETENTION_DAYS: int | None = None
+
+
+def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR) -> dict[str, Any]:
+    """Turn environment variables into Flask settings, raising ConfigError on bad values."""
+    mode = env.get("JOBSCHED_ENV", "production").strip().lower() or "production"
+    if mode not in ENVIRONMENTS:
+        raise ConfigError(f"JOBSCHED_ENV must be one of {', '.join(ENVIRONMENTS)}, not {mode!r}")
+    production = mode == "production"
+    settings: dict[str, Any] = {
+        "JOBSCHED_ENV": mode,
+        "SECRET_KEY": _secret_key(env, mode, instance_dir),
+        "SQLALCHEMY_DATABASE_URI": database_url(env, instance_dir),
+        "REDIS_URL": redis_url(env),
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "JOBSCHED_MAX_CONCURRENT_JOBS": _int(env, "JOBSCHED_MAX_CONCURRENT_JOBS", 3, 1, 10_000),
+        "JOBSCHED_LEASE_SECONDS": _int(env, "JOBSCHED_LEASE_SECONDS", 30, 2, 3600),
+        "JOBSCHED_SHUTDOWN_GRACE_SECONDS": _int(env, "JOBSCHED_SHUTDOWN_GRACE_SECONDS", 30, 0, 86_400),
+        "JOBSCHED_RECONCILE_SECONDS": _int(env, "JOBSCHED_RECONCILE_SECONDS", 30, 1, 3600),
+        "JOBSCHED_ENABLE_SHELL": _bool(env, "JOBSCHED_ENABLE_SHELL", False),
+        "JOBSCHED_EMBEDDED_SCHEDULER": _bool(env, "JOBSCHED_EMBEDDED_SCHEDULER", True),
+        "JOBSCHED_TASK_MODULES": tuple(
+            m.strip() for m in env.get("JOBSCHED_TASK_MODULES", "").split(",") if m.strip()
+        ),
+        "JOBSCHED_LOG_FORMAT": _choice(env, "JOBSCHED_LOG_FORMAT", "text", ("text", "json")),
+    }
+    if env.get("JOBSCHED_RETENTION_DAYS", "").strip():
+        settings["JOBSCHED_RETENTION_DAYS"] = _int(env, "JOBSCHED_RETENTION_DAYS", 0, 1, 36_500)
+    if settings["REDIS_URL"]:
+        settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
+    return settings
+
+
+def database_url(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR) -> str:
+    """DATABASE_URL, else the seed's DB_* variables, else SQLite in instance/."""
+    url = env.get("DATABASE_URL", "").strip()
+    if not url and env.get("DB_NAME", "").strip():
+        user = quote(env.get("DB_USER", "postgres"), safe="")
+        password = env.get("DB_PASSWORD", "")
+        auth = f"{user}:{quote(password, safe='')}" if password else user
+        host = env.get("DB_HOST", "localhost") or "localhost"
+        port = env.get("DB_PORT", "5432") or "5432"
+        url = f"postgresql://{auth}@{host}:{port}/{quote(env['DB_NAME'], safe='')}"
+    if not url:
+        return f"sqlite:///{instance_dir / 'jobsched.db'}"
+    return normalize_database_url(url)
+
+
+def normalize_database_url(url: str) -> str:
+    """`postgresql://` means psycopg2 (SQLAlchemy 2.1 would otherwise pick psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    if url.startswith(("postgresql+psycopg2://", "sqlite://")):
+        return url
+    raise ConfigError(
+        "DATABASE_URL must be a postgresql:// or sqlite:// URL "
+        f"(got {url.split('://', 1)[0]}://...)"
+    )
+
+
+def redis_url(env: Mapping[str, str]) -> str | None:
+    """REDIS_URL, else REDIS_HOST/REDIS_PORT, else None (Redis disabled)."""
+    url = env.get("REDIS_URL", "").strip()
+    if url:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return url
+    host = env.get("REDIS_HOST", "").strip()
+    if host:
+        port = _int(env, "REDIS_PORT", 6379, 1, 65_535)
+        return f"redis://{host}:{port}/0"
+    return None
+
+
+def _secret_key(env: Mapping[str, str], mode: str, instance_dir: Path) -> str:
+    key = env.get("SECRET_KEY", "")
+    if key and key not in DEFAULT_SECRET_KEYS:
+        return key
+    if mode == "production":
+        raise ConfigError(
+            "SECRET_KEY is missing or a well-known default; set a long random value "
+            "(python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    if mode == "testing":
+        return secrets.token_hex(32)
+    return _instance_secret_key(instance_dir)
+
+
+def _instance_secret_key(instance_dir: Path) -> str:
+    """Development keeps one generated key in instance/ so sessions survive restarts."""
+    path = instance_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, not {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw

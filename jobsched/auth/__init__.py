@@ -1,0 +1,48 @@
+"""Accounts: registration, login, API tokens, and how a request is authenticated."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, jsonify, redirect, request, url_for
+from flask_login import LoginManager
+
+from ..extensions import db
+from ..models import User
+from .tokens import user_for_token
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+API_PREFIX = "/jobs/api"
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def init_login(login_manager: LoginManager, app: Flask) -> None:
+    """Session users for pages, Bearer tokens for the API, 401 JSON instead of a redirect."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    @login_manager.request_loader
+    def load_user_from_token(req) -> User | None:
+        token = bearer_token()
+        return user_for_token(db.session, token) if token else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if request.path.startswith(API_PREFIX) or request.path == "/metrics":
+            return jsonify(message="Authentication required: log in or send "
+                                   "'Authorization: Bearer <token>'.", errors={}), 401
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+from . import views  # noqa: E402,F401  (routes register on bp)

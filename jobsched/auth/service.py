@@ -1,0 +1,62 @@
+"""Account rules shared by the register form and `flask create-user`."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..models import User
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+MIN_PASSWORD = 8
+
+
+class AccountError(ValueError):
+    """Input that cannot make an account; `errors` maps field name to message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def username_problem(username: str) -> str | None:
+    if not USERNAME_RE.match(username or ""):
+        return "Use 3–32 letters, digits, '_', '.' or '-'."
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    if len(password or "") < MIN_PASSWORD:
+        return f"Use at least {MIN_PASSWORD} characters."
+    return None
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """Usernames are unique case-insensitively, so look them up that way."""
+    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def create_account(
+    session: Session, username: str, password: str, email: str | None = None,
+    admin: bool | None = None,
+) -> User:
+    """Create a user; the first account ever is an admin unless `admin` says otherwise."""
+    errors = {k: v for k, v in (("username", username_problem(username)),
+                                ("password", password_problem(password))) if v}
+    if not errors.get("username") and find_user(session, username):
+        errors["username"] = "That username is taken."
+    if errors:
+        raise AccountError(errors)
+    if admin is None:
+        admin = session.scalar(select(func.count(User.id))) == 0
+    user = User(username=username, email=(email or None), is_admin=admin)
+    user.set_password(password)
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent registration took the name first
+        session.rollback()
+        raise AccountError({"username": "That username is taken."}) from None
+    return user

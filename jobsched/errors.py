@@ -1,0 +1,46 @@
+"""Error pages for the web, JSON `{"message", "errors"}` under the API prefix."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+API_PREFIX = "/jobs/api"
+
+
+def wants_json() -> bool:
+    return request.path.startswith(API_PREFIX) or request.path in ("/healthz", "/metrics")
+
+
+def init_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _respond(400, "The form expired or was not sent from this site; "
+                             "reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        response = _respond(error.code or 500, error.description or error.name)
+        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            response[0].headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return _respond(500, "Internal server error.")
+
+
+def _respond(code: int, message: str):
+    if wants_json():
+        response = jsonify(message=message, errors={})
+    else:
+        response = app_page(code, message)
+    response.status_code = code
+    return response, code
+
+
+def app_page(code: int, message: str):
+    from flask import make_response
+
+    return make_response(render_template("error.html", code=code, message=message))

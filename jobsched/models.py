@@ -1,0 +1,194 @@
+"""Database models (SPEC §4): columns, constraints and indexes, with tiny helpers only."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON, Boolean, CheckConstraint, Computed, DateTime, Float, ForeignKey, Index, Integer,
+    SmallInteger, String, Text, TypeDecorator, func, text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .scheduler.clock import as_utc, utcnow
+from .scheduler.states import ExecutionStatus, JobStatus, Priority
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out; SQLite hands back naive values, read here as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        value = as_utc(value)
+        if value is not None and dialect.name == "sqlite":
+            return value.replace(tzinfo=None)  # stored as naive UTC so text order is time order
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return as_utc(value)
+
+
+JsonValue = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def _in(column: str, values: Any) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("length(username) BETWEEN 3 AND 32", name="username_length"),
+        Index("uq_users_username_lower", func.lower(text("username")), unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored, the prefix lets a user recognise it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+PRIORITY_RANK_SQL = "CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
+
+
+class Job(db.Model):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(_in("priority", Priority), name="priority"),
+        CheckConstraint(_in("status", JobStatus), name="status"),
+        CheckConstraint("length(name) BETWEEN 1 AND 200", name="name_length"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        CheckConstraint("max_attempts BETWEEN 1 AND 25", name="max_attempts"),
+        CheckConstraint("timeout_seconds BETWEEN 1 AND 86400", name="timeout_seconds"),
+        CheckConstraint("progress IS NULL OR progress BETWEEN 0 AND 100", name="progress"),
+        # The scheduler's queue order (SPEC §5) over pending jobs only; deadline ASC puts
+        # NULLs last on PostgreSQL, which matches "no deadline after any deadline".
+        Index(
+            "ix_jobs_queue", "priority_rank", "deadline", "id",
+            postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_jobs_running_lease", "lease_expires_at",
+            postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'"),
+        ),
+        Index("ix_jobs_owner_id_id", "owner_id", "id"),
+        Index("ix_jobs_status_priority", "status", "priority"),
+        Index("ix_jobs_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    task: Mapped[str] = mapped_column(String(100), default="sleep")
+    args: Mapped[dict[str, Any]] = mapped_column(JsonValue, default=dict)
+    priority: Mapped[str] = mapped_column(String(6), default=Priority.MEDIUM.value)
+    priority_rank: Mapped[int] = mapped_column(
+        SmallInteger, Computed(PRIORITY_RANK_SQL, persisted=True)
+    )
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default=JobStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    timeout_seconds: Mapped[int] = mapped_column(Integer, default=3600, server_default="3600")
+    progress: Mapped[int | None] = mapped_column(SmallInteger)
+    result: Mapped[Any] = mapped_column(JsonValue, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_missed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    # The running attempt's lease: who holds it, the fencing token, and when it expires.
+    node: Mapped[str | None] = mapped_column(String(200))
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    owner: Mapped[User] = relationship(lazy="joined")
+    executions: Mapped[list[Execution]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Execution.id",
+    )
+
+
+class Execution(db.Model):
+    """One attempt of a job (SPEC §4)."""
+
+    __tablename__ = "executions"
+    __table_args__ = (
+        CheckConstraint(_in("status", ExecutionStatus), name="status"),
+        CheckConstraint("attempt >= 1", name="attempt"),
+        Index("ix_executions_job_id_id", "job_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default=ExecutionStatus.RUNNING.value)
+    node: Mapped[str] = mapped_column(String(200))
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    output: Mapped[str] = mapped_column(Text, default="", server_default="")
+    error: Mapped[str | None] = mapped_column(Text)
+
+    job: Mapped[Job] = relationship(back_populates="executions")
+
+
+class SchedulerNode(db.Model):
+    """A scheduler process: its heartbeat keeps its row, and its jobs' leases, alive."""
+
+    __tablename__ = "scheduler_nodes"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'draining', 'stopped')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

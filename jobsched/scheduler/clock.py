@@ -1,0 +1,23 @@
+"""Time as an argument: the only place that reads the wall clock."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Protocol
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A naive datetime is UTC (SPEC §4); an aware one is converted to UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...

@@ -1,0 +1,75 @@
+"""Job and execution states, and the one closed table of allowed job transitions."""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class JobStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ExecutionStatus(str, Enum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Priority(str, Enum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Lower runs first; not alphabetical order.
+PRIORITY_RANK: dict[Priority, int] = {Priority.HIGH: 0, Priority.MEDIUM: 1, Priority.LOW: 2}
+
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+# SPEC §4 lifecycle. running -> pending is a retry after an error or a lost worker, or a
+# hand-back on shutdown; failed|cancelled -> pending is a manual retry.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PENDING, JobStatus.CANCELLED}
+    ),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset({JobStatus.PENDING}),
+    JobStatus.CANCELLED: frozenset({JobStatus.PENDING}),
+}
+
+
+class InvalidTransition(Exception):
+    """A job was asked to move to a state its current state does not allow (API: 409)."""
+
+    def __init__(self, current: JobStatus, target: JobStatus) -> None:
+        super().__init__(f"a {current.value} job cannot become {target.value}")
+        self.current = current
+        self.target = target
+
+
+def can_transition(current: JobStatus | str, target: JobStatus | str) -> bool:
+    return JobStatus(target) in TRANSITIONS[JobStatus(current)]
+
+
+def transition(current: JobStatus | str, target: JobStatus | str) -> JobStatus:
+    """Return `target` if the table allows current -> target, else raise InvalidTransition."""
+    current, target = JobStatus(current), JobStatus(target)
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    return target

@@ -1,0 +1,138 @@
+"""What the scheduler needs from storage: the `JobStore` protocol and the values it trades.
+
+Two implementations honour one contract test suite: `InMemoryJobStore` (scheduler/memory.py,
+for pure tests) and `SqlJobStore` (jobs/store.py, SQLite and PostgreSQL). Every write to a
+running job is fenced by its lease token: a store answers "lease lost" (None / False) instead
+of touching a job whose token changed, so a rescued or stale worker can never overwrite a
+newer state.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from .states import ExecutionStatus, JobStatus, Priority
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedJob:
+    """What the pending heap needs of a pending job: its queue key and when it may start."""
+
+    id: int
+    priority: Priority
+    deadline: datetime | None
+    run_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job this node now runs: the attempt's execution row exists and the lease is ours."""
+
+    id: int
+    owner_id: int
+    task: str
+    args: dict[str, Any]
+    attempt: int  # 1-based number of this attempt (the job's `attempts` after the claim)
+    max_attempts: int
+    timeout_seconds: int
+    deadline: datetime | None
+    lease_token: str
+    execution_id: int
+    node: str
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt ended. `retry_delay` (seconds) applies when attempts remain."""
+
+    status: ExecutionStatus  # completed, failed, timed_out or cancelled
+    result: Any = None
+    error: str | None = None
+    output: str = ""
+    retry_delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What a fenced write did: the job's new status, or nothing when the lease was lost."""
+
+    job_id: int
+    owner_id: int
+    status: JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    name: str
+    hostname: str
+    pid: int
+    concurrency: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class NodeConflict(Exception):
+    """Another live scheduler owns what this one asked for (e.g. SQLite allows only one)."""
+
+
+class JobStore(Protocol):
+    """Storage the scheduler core runs on. Times are the store's clock (the database's)."""
+
+    def now(self) -> datetime:
+        """The store's current time (PostgreSQL: now(); used for run_at and leases)."""
+
+    def pending(self) -> list[QueuedJob]:
+        """Every pending job, eligible or waiting for its run_at (heap load and reconcile)."""
+
+    def fetch_queued(self, ids: Iterable[int]) -> list[QueuedJob]:
+        """Current queue state of these jobs; a job not pending any more is left out."""
+
+    def claim(
+        self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
+        lease_seconds: int,
+    ) -> list[ClaimedJob]:
+        """Atomically start up to `max_claims` of the candidates that are still pending and
+        eligible, in queue order, never letting the system-wide running count exceed `limit`.
+        Each claimed job gets attempts + 1, a fresh lease token, a lease expiry of store-now +
+        `lease_seconds`, and a `running` execution row. Returns what it claimed (maybe none)."""
+
+    def heartbeat(self, node: str, lease_seconds: int) -> None:
+        """Renew the node's row and the leases of every job it runs (one statement each)."""
+
+    def renew(self, claim: ClaimedJob, lease_seconds: int) -> bool:
+        """Extend one lease; False when the lease is lost (job cancelled, rescued, deleted)."""
+
+    def report(self, claim: ClaimedJob, progress: int | None, output: str | None) -> bool:
+        """Record progress (0-100) and/or the output so far; False when the lease is lost."""
+
+    def finish(self, claim: ClaimedJob, outcome: Outcome) -> Finished | None:
+        """End the attempt: execution gets outcome.status; the job becomes completed, pending
+        again after `retry_delay` (failed/timed_out with attempts left), or failed. A
+        `cancelled` outcome only closes the execution (the job was cancelled by a user).
+        Sets finished_at and deadline_missed. None when the lease was lost."""
+
+    def hand_back(self, claim: ClaimedJob) -> Finished | None:
+        """Shutdown: the job becomes pending again (attempts - 1, the attempt did not count)
+        and its execution `lost`; None when the lease was lost."""
+
+    def lost_leases(self, tokens: Iterable[str]) -> set[str]:
+        """Which of these lease tokens no longer hold (cancelled, rescued, deleted jobs)."""
+
+    def rescue_expired(self, backoff: Callable[[int], float]) -> list[Finished]:
+        """In one conditional statement per job set, take every running job whose lease expired:
+        its execution becomes `lost`; the job is pending after backoff(attempts) seconds if
+        attempts remain, else failed."""
+
+    def register_node(self, info: NodeInfo, lease_seconds: int) -> None:
+        """Create or revive this node's row; raise NodeConflict where only one may run."""
+
+    def stop_node(self, node: str) -> None:
+        """Mark this node stopped (graceful exit)."""
+
+    def running_count(self) -> int:
+        """Jobs running system-wide."""
+
+
+Backoff = Callable[[int], float]
