@@ -19,7 +19,7 @@ TEST_ENV = {"JOBSCHED_ENV": "testing"}
 PASSWORD = "correct-horse"
 
 
-def test_overrides(database_url: str) -> dict:
+def app_settings(database_url: str) -> dict:
     return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -41,7 +41,7 @@ def upgrade_schema(app: Flask) -> None:
 def postgres_database() -> Iterator[str]:
     """One migrated PostgreSQL database for the run; tests empty it after themselves."""
     with scratch_database(postgres_url()) as url:
-        upgrade_schema(create_app(test_overrides(url), env=TEST_ENV))
+        upgrade_schema(create_app(app_settings(url), env=TEST_ENV))
         yield url
 
 
@@ -49,7 +49,7 @@ def postgres_database() -> Iterator[str]:
 def sqlite_template(tmp_path_factory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating every time)."""
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
-    upgrade_schema(create_app(test_overrides(f"sqlite:///{path}"), env=TEST_ENV))
+    upgrade_schema(create_app(app_settings(f"sqlite:///{path}"), env=TEST_ENV))
     return path
 
 
@@ -76,7 +76,7 @@ def app_overrides() -> dict:
 
 @pytest.fixture
 def app(database_url, app_overrides) -> Iterator[Flask]:
-    app = create_app({**test_overrides(database_url), **app_overrides}, env=TEST_ENV)
+    app = create_app({**app_settings(database_url), **app_overrides}, env=TEST_ENV)
     yield app
     with app.app_context():
         db.session.remove()

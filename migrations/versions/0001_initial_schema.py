@@ -51,7 +51,7 @@ NOTIFY_TRIGGERS = [
 
 
 def upgrade():
-        op.create_table('scheduler_nodes',
+    op.create_table('scheduler_nodes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('hostname', sa.String(length=255), nullable=False),
@@ -170,7 +170,7 @@ def downgrade():
         for event in ('insert', 'update', 'delete'):
             op.execute(f"DROP TRIGGER IF EXISTS jobs_notify_{event} ON jobs")
         op.execute("DROP FUNCTION IF EXISTS jobsched_notify_job()")
-        with op.batch_alter_table('executions', schema=None) as batch_op:
+    with op.batch_alter_table('executions', schema=None) as batch_op:
         batch_op.drop_index('ix_executions_job_id_id')
 
     op.drop_table('executions')

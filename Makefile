@@ -1,0 +1,41 @@
+# jobsched: `make run` serves the app with an embedded scheduler; `make test` runs the suite.
+PYTHON ?= python3
+VENV   ?= .venv
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-dev migrate vendor bench clean
+
+run: install
+	JOBSCHED_ENV=$${JOBSCHED_ENV:-development} $(BIN)/flask --app jobsched db upgrade --directory migrations
+	JOBSCHED_ENV=$${JOBSCHED_ENV:-development} HOST=$(HOST) PORT=$(PORT) exec $(BIN)/python wsgi.py
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jobsched needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+migrate: install
+	$(BIN)/flask --app jobsched db upgrade --directory migrations
+
+vendor:
+	bash tools/vendor.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
