@@ -1,0 +1,38 @@
+"""Real time (SPEC §7): Socket.IO handlers in the web process and the sink that emits."""
+from __future__ import annotations
+
+from flask import Flask, current_app, session
+
+from ..extensions import socketio
+from ..runtime import add_audience
+from .handlers import LOGIN_KEY, SessionSockets, close_session_sockets, register_handlers
+from .sink import SocketIOSink
+
+SOCKETS = "jobsched.sockets"
+_handlers_registered = False
+
+
+def init_realtime(app: Flask) -> None:
+    """Register the connect handlers once and make the app's facts reach its sockets."""
+    global _handlers_registered
+    app.extensions[SOCKETS] = SessionSockets()
+    if not _handlers_registered:  # handlers live on the shared SocketIO object
+        register_handlers(socketio, _AppSockets())
+        _handlers_registered = True
+    sink = SocketIOSink(app, socketio, spawn=socketio.start_background_task, sleep=socketio.sleep)
+    add_audience(app, sink)
+
+
+class _AppSockets:
+    """Delegates to the current app's SessionSockets (handlers are shared across apps)."""
+
+    def add(self, key: str, sid: str) -> None:
+        current_app.extensions[SOCKETS].add(key, sid)
+
+    def discard(self, sid: str) -> None:
+        current_app.extensions[SOCKETS].discard(sid)
+
+
+def logout_sockets() -> None:
+    """Close the sockets of the login session that is ending (call before logout_user)."""
+    close_session_sockets(socketio, current_app.extensions[SOCKETS], session.get(LOGIN_KEY))

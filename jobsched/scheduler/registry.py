@@ -30,6 +30,9 @@ class TaskContext(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Task:
+    """A registered handler. The executor calls `func(ctx, **args)` with the job's args
+    (schema defaults filled in), so a task reads like `def resize(ctx, width, height=0)`."""
+
     name: str
     func: TaskFunc = field(repr=False)
     schema: dict[str, Any]
@@ -90,10 +93,15 @@ class TaskRegistry:
 
     def with_defaults(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Args with the schema's top-level defaults filled in."""
-        props = self.get(name).schema.get("properties", {})
-        filled = {k: v["default"] for k, v in props.items() if "default" in v}
-        filled.update(args)
-        return filled
+        return apply_defaults(self.get(name).schema, args)
+
+
+def apply_defaults(schema: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Args with the schema's top-level property defaults filled in (args win)."""
+    props = schema.get("properties", {})
+    filled = {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
+    filled.update(args)
+    return filled
 
 
 def _field_of(error: Any) -> str:

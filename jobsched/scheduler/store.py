@@ -78,7 +78,13 @@ class NodeConflict(Exception):
 
 
 class JobStore(Protocol):
-    """Storage the scheduler core runs on. Times are the store's clock (the database's)."""
+    """Storage the scheduler core runs on. Times are the store's clock (the database's).
+
+    A user's cancel of a running job (not part of this protocol: jobs/service.py) ends its
+    lease in the same transaction: the job's lease token is cleared and its running
+    execution closed as `cancelled`. lost_leases() then reports the token, the node stops
+    the attempt, and the node's later finish() finds the lease lost (None).
+    """
 
     def now(self) -> datetime:
         """The store's current time (PostgreSQL: now(); used for run_at and leases)."""
@@ -110,8 +116,9 @@ class JobStore(Protocol):
     def finish(self, claim: ClaimedJob, outcome: Outcome) -> Finished | None:
         """End the attempt: execution gets outcome.status; the job becomes completed, pending
         again after `retry_delay` (failed/timed_out with attempts left), or failed. A
-        `cancelled` outcome only closes the execution (the job was cancelled by a user).
-        Sets finished_at and deadline_missed. None when the lease was lost."""
+        `cancelled` outcome with the lease still held (rare: a user's cancel ends the lease
+        first) closes the execution and cancels the job. A finished job gets finished_at and
+        deadline_missed. None when the lease was lost."""
 
     def hand_back(self, claim: ClaimedJob) -> Finished | None:
         """Shutdown: the job becomes pending again (attempts - 1, the attempt did not count)

@@ -1,0 +1,39 @@
+"""Events from a process without the web server (`flask run-scheduler`) go through Redis."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from ..scheduler.events import Event
+from ..scheduler.node import start_thread
+from .sink import SocketIOSink
+
+log = logging.getLogger(__name__)
+
+
+class ExternalSink:
+    """A SocketIOSink on a write-only SocketIO(message_queue=REDIS_URL), or nothing."""
+
+    def __init__(self, sink: SocketIOSink | None) -> None:
+        self.sink = sink
+
+    def publish(self, event: Event) -> None:
+        if self.sink is not None:
+            self.sink.publish(event)
+
+    def close(self) -> None:
+        """Send what is still waiting before the process exits."""
+        if self.sink is not None:
+            self.sink.flush(self.sink.coalescer.take(float("inf")))
+
+
+def external_sink(app: Flask) -> ExternalSink:
+    url = app.config.get("REDIS_URL")
+    if not url:
+        log.warning("REDIS_URL is not set: browsers will not hear about this scheduler's jobs "
+                    "until they reload")
+        return ExternalSink(None)
+    emitter = SocketIO(message_queue=url)  # write-only: needs no app, emits through Redis
+    return ExternalSink(SocketIOSink(app, emitter, spawn=start_thread))

@@ -1,0 +1,102 @@
+"""`QueueMirror`: a node's local copy of the pending queue, kept in sync with the store.
+
+Loaded at start, patched from change notifications (never by re-reading the table), and
+replaced wholesale by a periodic reconcile (SPEC §5). Thread-safe: the loop reads it while
+the sync layer and attempt workers patch it.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from .clock import Clock
+from .ordering import PendingHeap
+from .store import JobStore, QueuedJob
+
+
+class QueueMirror:
+    """The pending heap plus the store reads that keep it true.
+
+    Times given to and returned by the mirror are the node's clock; the store's clock may
+    differ, so every reconcile measures the skew and the mirror translates.
+    """
+
+    def __init__(self, store: JobStore, clock: Clock) -> None:
+        self._store, self._clock = store, clock
+        self._heap = PendingHeap()
+        self._lock = threading.Lock()
+        self._reconcile_lock = threading.Lock()
+        self._touched: set[int] | None = None  # ids patched while a reconcile reads
+        self.skew = timedelta(0)  # store clock minus node clock
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._heap)
+
+    def __contains__(self, job_id: object) -> bool:
+        with self._lock:
+            return job_id in self._heap
+
+    def candidates(self, now: datetime, n: int) -> list[int]:
+        """Ids of the first n jobs eligible at `now` (node clock), in queue order."""
+        with self._lock:
+            return self._heap.candidates(now + self.skew, n)
+
+    def next_wakeup(self) -> datetime | None:
+        """When (node clock) the earliest waiting job becomes eligible."""
+        with self._lock:
+            wakeup = self._heap.next_wakeup()
+        return None if wakeup is None else wakeup - self.skew
+
+    def refresh(self, ids: Iterable[int]) -> bool:
+        """Re-read these jobs' queue state from the store; True if any is eligible now."""
+        ids = set(ids)
+        if not ids:
+            return False
+        jobs = self._store.fetch_queued(ids)
+        self._apply(jobs, ids)
+        store_now = self._clock() + self.skew
+        return any(job.run_at is None or job.run_at <= store_now for job in jobs)
+
+    def forget(self, ids: Iterable[int]) -> None:
+        """Drop jobs that left the queue (claimed here, deleted)."""
+        with self._lock:
+            for job_id in ids:
+                self._heap.discard(job_id)
+                self._note(job_id)
+
+    def reconcile(self) -> None:
+        """Replace the heap with store.pending(), then replay patches that raced the read.
+
+        Without the replay, a job submitted after the read but notified before the
+        replace would vanish from the heap until the next reconcile.
+        """
+        with self._reconcile_lock:
+            with self._lock:
+                self._touched = set()
+            try:
+                jobs = self._store.pending()
+                skew = self._store.now() - self._clock()
+            except Exception:
+                with self._lock:
+                    self._touched = None
+                raise
+            with self._lock:
+                self._heap.replace_all(jobs)
+                touched, self._touched = self._touched, None
+            self.skew = skew
+            self.refresh(touched)
+
+    def _apply(self, jobs: list[QueuedJob], ids: set[int]) -> None:
+        with self._lock:
+            for job_id in ids - {job.id for job in jobs}:
+                self._heap.discard(job_id)  # not pending any more
+            for job in jobs:
+                self._heap.upsert(job)
+            for job_id in ids:
+                self._note(job_id)
+
+    def _note(self, job_id: int) -> None:
+        if self._touched is not None:
+            self._touched.add(job_id)

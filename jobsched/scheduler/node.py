@@ -1,0 +1,426 @@
+"""`SchedulerNode`: the loop of one scheduler process (SPEC §5).
+
+The heap decides what to try, the store decides who gets it. Everything the node needs is
+injected (store, registry, sink, clock, spawn, event factory), so tests drive it step by
+step with `tick()` and `watch()` under a fake clock, and production runs `run_forever()`.
+
+Threads of control: the loop (tick, then sleep on the wake event); one worker per running
+attempt; one watchdog worker (heartbeat, timeouts, progress reports, lost leases) that never
+waits behind a busy task. Store errors never escape: they are logged, the node backs off
+briefly, and it resyncs (register + reconcile) once the store answers again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import retry
+from .attempts import Attempt, RunningAttempts
+from .clock import Clock, utcnow
+from .events import EventSink, JobChanged
+from .executor import AttemptContext, run_attempt
+from .leases import rescue_interval
+from .mirror import QueueMirror
+from .registry import Task, TaskRegistry, UnknownTask
+from .states import ExecutionStatus, JobStatus
+from .store import Backoff, ClaimedJob, Finished, JobStore, NodeConflict, NodeInfo, Outcome
+from .watchdog import Watchdog
+
+log = logging.getLogger(__name__)
+
+LIMIT_RETRY_SECONDS = 1.0  # eligible jobs refused by the global limit: try again then
+MAX_SLEEP_SECONDS = 30.0  # a safety net against clock jumps; every wake-up is an event
+ERROR_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)  # after consecutive store errors
+WRITE_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)  # finish/hand_back under store errors
+EXTRA_CANDIDATES = 4  # ask the heap for a few more than free slots: stale ones are skipped
+JOIN_BUDGET_SECONDS = 2.0  # how long stop() waits for workers to return after a hand-back
+RETRIED = frozenset({ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT})
+
+Spawn = Callable[..., Any]
+Offload = Callable[[Callable[[], Outcome]], Outcome]  # runs a blocking call elsewhere, waits
+
+
+def start_thread(fn: Callable[..., Any], *args: Any) -> threading.Thread:
+    """Default spawn: a daemon thread (embedded web mode passes its own, green-friendly one)."""
+    thread = threading.Thread(target=fn, args=args, daemon=True, name="jobsched-worker")
+    thread.start()
+    return thread
+
+
+def _join(handle: Any, timeout: float) -> None:
+    """Join a spawned worker for at most `timeout`; skip handles whose join has no timeout."""
+    try:
+        handle.join(timeout)
+    except (AttributeError, TypeError):  # e.g. eventlet's join(): it could block forever
+        pass
+
+
+class SchedulerNode:
+    """One scheduler process: fills free slots in queue order, heartbeats, rescues, drains."""
+
+    def __init__(
+        self, store: JobStore, registry: TaskRegistry, sink: EventSink, *,
+        name: str | None = None, concurrency: int = 3, limit: int = 3,
+        lease_seconds: int = 30, grace_seconds: float = 30.0, reconcile_seconds: float = 30.0,
+        clock: Clock = utcnow, spawn: Spawn = start_thread, backoff: Backoff = retry.backoff,
+        wake: Callable[[], Any] = threading.Event, offload: Offload | None = None,
+    ) -> None:
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.concurrency, self.limit, self.lease_seconds = concurrency, limit, lease_seconds
+        self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
+        self._store, self._registry, self._sink = store, registry, sink
+        self._clock, self._spawn, self._offload = clock, spawn, offload
+        self._backoff, self._event = backoff, wake
+        self._queue = QueueMirror(store, clock)
+        self._running = RunningAttempts()
+        self._watchdog = Watchdog(store, self._running, name=self.name,
+                                  lease_seconds=lease_seconds, clock=clock, publish=self._publish)
+        self._drain_lock = threading.RLock()  # re-entrant: a 2nd signal may nest a stop()
+        self._wake, self._drain_wake, self._hurry = wake(), wake(), wake()
+        self._watch_stop, self._finished = wake(), wake()
+        self._started = self._stopping = False
+        self._needs_sync = True
+        self._failures = 0
+        self._error_until: datetime | None = None
+        self._blocked_until: datetime | None = None
+        self._loop_thread: int | None = None
+        self._watch_handle: Any = None
+        self._next_reconcile = self._next_rescue = clock()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register this node, load the heap and start the watchdog (heartbeat) worker."""
+        if self._started:
+            return
+        self._started = True
+        try:
+            self._sync()
+        except NodeConflict:
+            self._started = False
+            raise  # another scheduler owns this store: the CLI reports it and exits
+        except Exception:
+            self._on_store_error("start")
+        self._watch_handle = self._spawn(self._watchdog.run, self._watch_stop)
+
+    def run_forever(self) -> None:
+        """Tick, then sleep until the next thing that can need a tick; drain on stop."""
+        self._loop_thread = threading.get_ident()
+        self.start()
+        while not self._stopping:
+            self._wake.clear()  # before the tick: a wake during the tick is not lost
+            self.tick()
+            self._wake.wait(self._sleep_seconds())
+        self._drain()
+
+    def request_stop(self, graceful: bool = True) -> None:
+        """Ask the node to stop without blocking (safe in a signal handler)."""
+        self._stopping = True
+        if not graceful:
+            self._hurry.set()
+        self._wake.set()
+        self._drain_wake.set()
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop claiming, let attempts run for grace_seconds (none if not graceful), hand
+        back the rest and mark the node stopped. A second call with graceful=False hurries
+        a stop already in progress."""
+        self.request_stop(graceful)
+        loop = self._loop_thread
+        if loop is not None and loop != threading.get_ident():
+            # run_forever drains on its own thread; wait for it, but never forever.
+            if self._finished.wait(self.grace_seconds + 2 * JOIN_BUDGET_SECONDS + 1):
+                return
+        self._drain()
+
+    # -- one deterministic step ---------------------------------------------------------
+
+    def tick(self) -> None:
+        """One step: resync if needed, rescue expired leases, reconcile when due, fill slots."""
+        if self._stopping:
+            return
+        now = self._clock()
+        if self._error_until is not None and now < self._error_until:
+            return
+        try:
+            if self._needs_sync:
+                self._sync()
+            self._housekeep(now)
+            self._fill(now)
+        except Exception:
+            self._on_store_error("tick")
+        else:
+            self._failures, self._error_until = 0, None
+
+    def watch(self) -> None:
+        """One watchdog step (time-outs, reports, lost leases, heartbeat); tests call it."""
+        self._watchdog.step()
+
+    # -- signals from the sync layer and the web side -----------------------------------
+
+    def notify(self, job_ids: Iterable[int]) -> None:
+        """Jobs changed (LISTEN/NOTIFY or an in-process signal): refresh them and wake."""
+        try:
+            self._queue.refresh(job_ids)
+        except Exception:
+            self._on_store_error("notify")
+        self._wake.set()
+
+    def on_deleted(self, job_ids: Iterable[int]) -> None:
+        """Jobs were deleted: drop them from the heap and stop any attempt of theirs."""
+        ids = set(job_ids)
+        self._queue.forget(ids)
+        for attempt in self._running.of_jobs(ids):
+            attempt.ctx.stop("cancelled")
+        self._wake.set()
+
+    def cancel_local(self, job_id: int) -> bool:
+        """Stop this node's attempt of a job the store has just cancelled (in-process signal)."""
+        hits = self._running.of_jobs({job_id})
+        for attempt in hits:
+            attempt.ctx.stop("cancelled")
+        return bool(hits)
+
+    def reconcile(self) -> bool:
+        """Resync the heap with the store's pending jobs (periodically, after a reconnect)."""
+        try:
+            self._reconcile()
+        except Exception:
+            self._on_store_error("reconcile")
+            return False
+        self._wake.set()
+        return True
+
+    # -- inspection -----------------------------------------------------------------------
+
+    def running_jobs(self) -> list[int]:
+        """Ids of the jobs this node is running now."""
+        return self._running.job_ids()
+
+    def queued_count(self) -> int:
+        """Pending jobs in this node's heap."""
+        return len(self._queue)
+
+    @property
+    def stopped(self) -> bool:
+        """True once stop() finished: attempts ended or handed back, node row stopped."""
+        return self._finished.is_set()
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """(Re-)register the node and reload the heap: at start and after store errors."""
+        info = NodeInfo(self.name, socket.gethostname(), os.getpid(), self.concurrency,
+                        {"limit": self.limit, "lease_seconds": self.lease_seconds})
+        self._store.register_node(info, self.lease_seconds)
+        self._reconcile()
+        self._needs_sync = False
+
+    def _housekeep(self, now: datetime) -> None:
+        if now >= self._next_rescue:
+            finished = self._store.rescue_expired(self._backoff)
+            self._next_rescue = now + timedelta(seconds=rescue_interval(self.lease_seconds))
+            for item in finished:
+                log.warning("job %s node %s: rescued an expired lease -> %s",
+                            item.job_id, self.name, item.status.value)
+            self._published(finished)
+        if now >= self._next_reconcile:
+            self._reconcile()
+
+    def _fill(self, now: datetime) -> None:
+        """Claim eligible jobs in queue order until slots, candidates or the limit run out."""
+        self._blocked_until = None
+        while not self._stopping:
+            free = self._free_slots()
+            if free <= 0:
+                return
+            ids = self._queue.candidates(now, free + EXTRA_CANDIDATES)
+            if not ids:
+                return
+            claims = self._store.claim(ids, self.name, free, self.limit, self.lease_seconds)
+            self._queue.forget(c.id for c in claims)
+            for claim in claims:
+                self._start_attempt(claim, now)
+            if len(claims) >= min(free, len(ids)):
+                continue
+            unclaimed = set(ids) - {c.id for c in claims}
+            if self._queue.refresh(unclaimed):  # still eligible: the global limit is full
+                self._blocked_until = now + timedelta(seconds=LIMIT_RETRY_SECONDS)
+                return
+
+    def _free_slots(self) -> int:
+        return min(self.concurrency - len(self._running), self.limit)
+
+    def _reconcile(self) -> None:
+        self._queue.reconcile()
+        self._next_reconcile = self._clock() + timedelta(seconds=self.reconcile_seconds)
+
+    def _sleep_seconds(self) -> float:
+        """Seconds until the next reason to tick; events (notify, finish, stop) cut it short."""
+        now = self._clock()
+        if self._error_until is not None:
+            due = [self._error_until]
+        else:
+            due = [self._next_reconcile, self._next_rescue]
+            if self._blocked_until is not None:
+                due.append(self._blocked_until)
+            wakeup = self._queue.next_wakeup() if self._free_slots() > 0 else None
+            if wakeup is not None:
+                due.append(wakeup)
+        seconds = (min(due) - now).total_seconds()
+        return min(max(seconds, 0.0), MAX_SLEEP_SECONDS)
+
+    def _on_store_error(self, what: str) -> None:
+        """Log, back off briefly, and resync once the store answers again."""
+        self._failures += 1
+        delay = ERROR_BACKOFF_SECONDS[min(self._failures, len(ERROR_BACKOFF_SECONDS)) - 1]
+        log.warning("node %s: store error during %s; retrying in %.1f s", self.name, what,
+                    delay, exc_info=self._failures == 1)
+        self._needs_sync = True
+        self._error_until = self._clock() + timedelta(seconds=delay)
+
+    # -- attempts -------------------------------------------------------------------------
+
+    def _start_attempt(self, claim: ClaimedJob, now: datetime) -> None:
+        task = self._task_for(claim)
+        ctx = AttemptContext(event_factory=self._event)
+        attempt = Attempt(claim, task, ctx, now + timedelta(seconds=claim.timeout_seconds))
+        self._running.add(attempt)
+        log.info("job %s node %s: attempt %s started", claim.id, self.name, claim.attempt)
+        self._publish(claim.id, claim.owner_id)
+        try:
+            attempt.handle = self._spawn(self._run_attempt, attempt)
+        except Exception:
+            log.exception("job %s node %s: could not start the attempt", claim.id, self.name)
+            self._settle(attempt, None)
+
+    def _task_for(self, claim: ClaimedJob) -> Task | None:
+        try:
+            return self._registry.get(claim.task)
+        except UnknownTask:
+            return None
+
+    def _run_attempt(self, attempt: Attempt) -> None:
+        """Worker body: run the task, then write how it ended (exactly once)."""
+        claim = attempt.claim
+        try:
+            if attempt.task is None:
+                error = f"unknown task {claim.task!r}: not registered on node {self.name}"
+                outcome = Outcome(ExecutionStatus.FAILED, error=error)
+            else:
+                outcome = self._execute(attempt.task, claim, attempt.ctx)
+        except BaseException:  # only interpreter/green-thread exits get here
+            self._settle(attempt, None)
+            raise
+        if outcome.status in RETRIED:
+            outcome = replace(outcome, retry_delay=self._backoff(claim.attempt))
+        self._settle(attempt, outcome)
+
+    def _execute(self, task: Task, claim: ClaimedJob, ctx: AttemptContext) -> Outcome:
+        """Run the task body; a CPU-bound one through `offload` (web mode: a real OS thread,
+        while this worker, and the store writes after it, stay on the event loop)."""
+        if task.kind == "cpu" and self._offload is not None:
+            return self._offload(lambda: run_attempt(task, claim, ctx))
+        return run_attempt(task, claim, ctx)
+
+    def _settle(self, attempt: Attempt, outcome: Outcome | None) -> None:
+        """The one final write of an attempt: finish(outcome), or hand_back when None."""
+        if not self._running.settle(attempt):
+            return
+        claim = attempt.claim
+        try:
+            if outcome is None:
+                attempt.ctx.stop("cancelled")
+                finished = self._write(lambda: self._store.hand_back(claim), claim)
+            else:
+                finished = self._write(lambda: self._store.finish(claim, outcome), claim)
+            self._after_settle(claim, outcome, finished)
+        finally:
+            self._running.release(attempt)
+            self._wake.set()  # the slot is free: refill it now, not at the next timer
+            self._drain_wake.set()
+
+    def _after_settle(self, claim: ClaimedJob, outcome: Outcome | None,
+                      finished: Finished | None) -> None:
+        what = "handed back" if outcome is None else outcome.status.value
+        if finished is None:
+            log.warning("job %s node %s: lease lost, %s not recorded", claim.id, self.name, what)
+            return
+        log.info("job %s node %s: attempt %s %s -> job %s", claim.id, self.name,
+                 claim.attempt, what, finished.status.value)
+        self._published([finished])
+
+    def _write(self, call: Callable[[], Finished | None], claim: ClaimedJob) -> Finished | None:
+        """A final write, retried through brief store errors; past that the lease expires
+        and a live node rescues the job, so giving up loses nothing."""
+        for delay in (*WRITE_RETRY_DELAYS, None):
+            try:
+                return call()
+            except Exception:
+                log.warning("job %s node %s: store error on final write", claim.id, self.name,
+                            exc_info=delay is None)
+                if delay is None:
+                    return None
+                time.sleep(delay)  # green under eventlet's monkey patching
+        return None
+
+    def _published(self, finished: list[Finished]) -> None:
+        """Publish each change and put jobs that are pending again back in the heap."""
+        for item in finished:
+            self._publish(item.job_id, item.owner_id)
+        requeued = {f.job_id for f in finished if f.status is JobStatus.PENDING}
+        if requeued and not self._stopping:
+            try:
+                self._queue.refresh(requeued)
+            except Exception:
+                self._needs_sync = True  # the next tick reconciles
+                log.warning("node %s: could not requeue %s", self.name, sorted(requeued))
+
+    def _publish(self, job_id: int, owner_id: int) -> None:
+        try:
+            self._sink.publish(JobChanged(job_id, owner_id))
+        except Exception:  # an audience's failure never reaches the scheduler
+            log.exception("node %s: event sink failed for job %s", self.name, job_id)
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Wait up to grace for attempts, hand back the rest, stop the node's row."""
+        with self._drain_lock:
+            self._wait_for_attempts()
+            if self._finished.is_set():
+                return  # a nested stop (second signal) already finished the job
+            remaining = self._running.active()
+            for attempt in remaining:
+                self._settle(attempt, None)
+            self._watch_stop.set()
+            self._join_workers([self._watch_handle, *(a.handle for a in remaining)])
+            try:
+                self._store.stop_node(self.name)
+            except Exception:
+                log.warning("node %s: could not mark the node stopped", self.name, exc_info=True)
+            log.info("node %s: stopped", self.name)
+            self._finished.set()
+
+    def _wait_for_attempts(self) -> None:
+        deadline = time.monotonic() + self.grace_seconds
+        while self._running.active() and not self._hurry.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._drain_wake.clear()
+            if self._running.active():  # re-check after clear: a finish in between is not missed
+                self._drain_wake.wait(remaining)
+
+    def _join_workers(self, handles: list[Any]) -> None:
+        deadline = time.monotonic() + JOIN_BUDGET_SECONDS
+        for handle in handles:
+            if handle is not None:
+                _join(handle, max(0.0, deadline - time.monotonic()))

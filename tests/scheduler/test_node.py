@@ -1,0 +1,492 @@
+"""SchedulerNode against InMemoryJobStore: order, limits, retries, leases, stopping."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from jobsched.scheduler.events import JobChanged
+from jobsched.scheduler.memory import InMemoryJobStore
+from jobsched.scheduler.node import SchedulerNode
+from jobsched.scheduler.ordering import queue_key
+from jobsched.scheduler.registry import TaskRegistry
+from jobsched.scheduler.states import JobStatus
+from jobsched.scheduler.store import NodeConflict, NodeInfo
+from jobsched.tasks.builtin import build_registry
+from tests.helpers import T0, FakeClock, RecordingSink, wait_until
+
+
+class Done:
+    """Handle of work that already ran."""
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+
+def sync_spawn(fn, *args) -> Done:
+    """Run the attempt right away, on the caller's thread: ticks become deterministic."""
+    fn(*args)
+    return Done()
+
+
+def registry_with(**extra) -> TaskRegistry:
+    registry = build_registry(enable_shell=False, modules=[])
+    for name, func in extra.items():
+        registry.task(name)(func)
+    return registry
+
+
+def make_node(store, clock=None, registry=None, sink=None, **options: Any) -> SchedulerNode:
+    options.setdefault("spawn", sync_spawn)
+    options.setdefault("backoff", lambda attempt: 2.0**attempt)
+    return SchedulerNode(
+        store, registry or registry_with(), sink or RecordingSink(), name="n1",
+        clock=clock or store.now, **options,
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(clock) -> InMemoryJobStore:
+    return InMemoryJobStore(clock)
+
+
+def statuses(store, job_id) -> list[str]:
+    return [e.status.value for e in store.get(job_id).executions]
+
+
+# -- order and limits ---------------------------------------------------------------------
+
+def test_runs_by_priority_then_earliest_deadline_with_limit_one(store, clock):
+    ran: list[int] = []
+    registry = registry_with(record=lambda ctx, n: ran.append(n))
+    specs = [("low", None), ("medium", 30), ("high", None), ("medium", 10), ("high", 50),
+             ("medium", None), ("low", 5), ("high", 50)]
+    jobs = [store.add(task="record", args={"n": i}, priority=p,
+                      deadline=None if d is None else T0 + timedelta(seconds=d))
+            for i, (p, d) in enumerate(specs)]
+    make_node(store, clock, registry, concurrency=1, limit=1).tick()
+    assert ran == [jobs.index(j) for j in sorted(jobs, key=queue_key)]
+    assert ran == [4, 7, 2, 3, 1, 5, 6, 0]
+    assert all(store.get(j.id).status is JobStatus.COMPLETED for j in jobs)
+
+
+class NotifyingSink(RecordingSink):
+    """The in-process sync layer: every change is a notification to every node."""
+
+    def __init__(self, nodes: list[SchedulerNode]) -> None:
+        super().__init__()
+        self.nodes = nodes
+
+    def publish(self, event) -> None:
+        super().publish(event)
+        for node in self.nodes:
+            node.notify([event.job_id])
+
+
+def test_limit_is_never_exceeded_across_two_nodes():
+    store, lock = InMemoryJobStore(), threading.Lock()
+    seen = {"now": 0, "max": 0}
+
+    def busy(ctx):
+        with lock:
+            seen["now"] += 1
+            seen["max"] = max(seen["max"], seen["now"])
+        ctx.wait(0.01)
+        with lock:
+            seen["now"] -= 1
+
+    jobs = [store.add(task="busy") for _ in range(40)]
+    registry, nodes = registry_with(busy=busy), []
+    sink = NotifyingSink(nodes)
+    for name in ("a", "b"):
+        nodes.append(SchedulerNode(store, registry, sink, name=name, concurrency=3, limit=3))
+    threads = [threading.Thread(target=n.run_forever, daemon=True) for n in nodes]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: all(store.get(j.id).status is JobStatus.COMPLETED for j in jobs),
+                   timeout=30)
+    finally:
+        for node in nodes:
+            node.stop()
+    assert seen["max"] == 3  # the limit was reached, never passed
+    assert all(len(store.get(j.id).executions) == 1 for j in jobs)  # each ran exactly once
+    assert {store.get(j.id).executions[0].node for j in jobs} <= {"a", "b"}
+
+
+def test_waiting_job_does_not_block_and_run_at_is_honoured(store, clock):
+    later = store.add(task="echo", args={"message": 1}, priority="high",
+                      run_at=T0 + timedelta(seconds=60))
+    now = store.add(task="echo", args={"message": 2}, priority="low")
+    node = make_node(store, clock, concurrency=1, limit=1)
+    node.tick()
+    assert store.get(now.id).status is JobStatus.COMPLETED
+    clock.advance(59.999)
+    node.tick()
+    assert store.get(later.id).status is JobStatus.PENDING
+    clock.advance(0.001)
+    node.tick()
+    assert store.get(later.id).status is JobStatus.COMPLETED
+    assert store.get(later.id).started_at == T0 + timedelta(seconds=60)
+
+
+def test_a_free_slot_is_refilled_within_100_ms():
+    store = InMemoryJobStore()
+    jobs = [store.add(task="sleep", args={"seconds": 0.05}) for _ in range(4)]
+    node = SchedulerNode(store, registry_with(), RecordingSink(), name="n1", concurrency=1,
+                         limit=1)
+    thread = threading.Thread(target=node.run_forever, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: all(store.get(j.id).status is JobStatus.COMPLETED for j in jobs))
+    finally:
+        node.stop()
+    thread.join(5)
+    assert not thread.is_alive() and node.stopped
+    runs = sorted((store.get(j.id).executions[0] for j in jobs), key=lambda e: e.started_at)
+    pairs = zip(runs, runs[1:], strict=False)
+    gaps = [(b.started_at - a.finished_at).total_seconds() for a, b in pairs]
+    assert all(0 <= gap < 0.1 for gap in gaps), gaps
+
+
+def test_notified_job_runs_without_rereading_the_table(store, clock):
+    node = make_node(store, clock)
+    node.tick()
+    job = store.add(task="echo", args={"message": "hi"})
+    node.notify([job.id])
+    assert node.queued_count() == 1
+    node.tick()
+    assert store.get(job.id).result == "hi"
+
+
+def test_an_edit_reorders_the_queue_at_once(store, clock):
+    ran: list[int] = []
+    registry = registry_with(record=lambda ctx, n: ran.append(n))
+    node = make_node(store, clock, registry, concurrency=1, limit=1)
+    node.tick()
+    first, second = (store.add(task="record", args={"n": n}, priority="low") for n in (1, 2))
+    node.notify([first.id, second.id])
+    store.update(second.id, priority="high")
+    node.notify([second.id])
+    node.tick()
+    assert ran == [2, 1]
+
+
+def test_stale_candidate_is_dropped_not_retried_forever(store, clock):
+    node = make_node(store, clock)
+    job = store.add(task="echo", args={"message": 1})
+    node.tick()
+    other = store.add(task="echo", args={"message": 2})
+    node.notify([other.id])
+    store.cancel(other.id)  # no notification reaches the node
+    node.tick()
+    assert node.queued_count() == 0
+    assert store.get(other.id).status is JobStatus.CANCELLED
+    assert store.get(job.id).status is JobStatus.COMPLETED
+
+
+def test_unknown_task_fails_the_attempt(store, clock):
+    job = store.add(task="not-registered", max_attempts=1)
+    make_node(store, clock).tick()
+    record = store.get(job.id)
+    assert record.status is JobStatus.FAILED
+    assert record.error == "unknown task 'not-registered': not registered on node n1"
+
+
+# -- retries, time-outs, progress ----------------------------------------------------------
+
+def test_failed_attempts_retry_after_backoff_then_fail(store, clock):
+    job = store.add(task="fail", args={"message": "nope"}, max_attempts=3)
+    node = make_node(store, clock)
+    node.tick()
+    record = store.get(job.id)
+    assert (record.status, record.attempts) == (JobStatus.PENDING, 1)
+    assert record.run_at == T0 + timedelta(seconds=2)
+    assert record.error.startswith("nope\n\nTraceback")
+    node.tick()
+    assert store.get(job.id).attempts == 1  # still backing off
+    clock.advance(2)
+    node.tick()
+    assert store.get(job.id).run_at == T0 + timedelta(seconds=2 + 4)
+    clock.advance(4)
+    node.tick()
+    record = store.get(job.id)
+    assert (record.status, record.attempts) == (JobStatus.FAILED, 3)
+    assert statuses(store, job.id) == ["failed"] * 3
+    assert record.finished_at == clock()
+
+
+def test_default_backoff_is_jittered_exponential(store, clock):
+    job = store.add(task="fail", max_attempts=2)
+    node = SchedulerNode(store, registry_with(), RecordingSink(), name="n1", clock=clock,
+                         spawn=sync_spawn)
+    node.tick()
+    delay = (store.get(job.id).run_at - T0).total_seconds()
+    assert 1.6 <= delay <= 2.4
+
+
+def test_timeout_stops_the_attempt_and_retries(store, clock):
+    job = store.add(task="sleep", args={"seconds": 3600}, timeout_seconds=5)
+    node = make_node(store, clock, spawn=threaded)
+    node.tick()
+    clock.advance(4.9)
+    node.watch()
+    assert node.running_jobs() == [job.id]
+    clock.advance(0.1)
+    node.watch()
+    wait_until(lambda: not node.running_jobs(), timeout=2)
+    record = store.get(job.id)
+    assert record.status is JobStatus.PENDING
+    assert record.error == "timed out after 5 s"
+    assert statuses(store, job.id) == ["timed_out"]
+
+
+def threaded(fn, *args) -> threading.Thread:
+    thread = threading.Thread(target=fn, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_progress_and_output_are_reported_while_running(store, clock):
+    gate = threading.Event()
+
+    def work(ctx):
+        ctx.progress(40)
+        ctx.log("halfway")
+        gate.wait(5)
+        return "ok"
+
+    sink = RecordingSink()
+    job = store.add(task="work")
+    node = make_node(store, clock, registry_with(work=work), sink, spawn=threaded)
+    node.tick()
+    wait_until(lambda: node._running.active()[0].ctx.version >= 2)
+    node.watch()
+    record = store.get(job.id)
+    assert record.progress == 40 and record.executions[0].output == "halfway\n"
+    assert sink.events.count(JobChanged(job.id, 1)) == 2  # claimed, then the report
+    gate.set()
+    wait_until(lambda: store.get(job.id).status is JobStatus.COMPLETED)
+
+
+def test_events_are_published_after_the_store_changed(store, clock):
+    seen: list[JobStatus] = []
+
+    class CheckingSink:
+        def publish(self, event) -> None:
+            seen.append(store.get(event.job_id).status)
+
+    job = store.add(task="echo", args={"message": 1})
+    make_node(store, clock, sink=CheckingSink()).tick()
+    assert seen == [JobStatus.RUNNING, JobStatus.COMPLETED]
+    assert store.get(job.id).status is JobStatus.COMPLETED
+
+
+# -- cancel, rescue, lost leases ---------------------------------------------------------
+
+def test_cancel_of_a_running_job_stops_it(store, clock):
+    sink = RecordingSink()
+    job = store.add(task="sleep", args={"seconds": 3600})
+    node = make_node(store, clock, sink=sink, spawn=threaded)
+    node.tick()
+    assert store.get(job.id).status is JobStatus.RUNNING
+    store.cancel(job.id)
+    clock.advance(1)
+    started = time.monotonic()
+    node.watch()  # the lost-lease check, as the watchdog does about once a second
+    wait_until(lambda: not node.running_jobs(), timeout=2)
+    assert time.monotonic() - started < 1
+    record = store.get(job.id)
+    assert record.status is JobStatus.CANCELLED
+    assert statuses(store, job.id) == ["cancelled"]
+    assert sink.events == [JobChanged(job.id, 1)]  # the claim; the lost finish wrote nothing
+
+
+def test_cancel_local_stops_at_once(store, clock):
+    job = store.add(task="sleep", args={"seconds": 3600})
+    node = make_node(store, clock, spawn=threaded)
+    node.tick()
+    store.cancel(job.id)
+    assert node.cancel_local(job.id) and not node.cancel_local(999)
+    wait_until(lambda: not node.running_jobs(), timeout=2)
+    assert store.get(job.id).status is JobStatus.CANCELLED
+
+
+def test_rescue_marks_the_execution_lost_and_requeues(store, clock):
+    job = store.add(task="echo", args={"message": "again"}, max_attempts=2)
+    store.claim([job.id], "dead", 1, 3, 30)  # a node that then died
+    node = make_node(store, clock, backoff=lambda attempt: 5.0)
+    node.tick()
+    assert store.get(job.id).status is JobStatus.RUNNING  # its lease still holds
+    clock.advance(30)
+    node.tick()
+    record = store.get(job.id)
+    assert record.status is JobStatus.PENDING
+    assert record.run_at == T0 + timedelta(seconds=35)
+    assert record.error == "lost: node dead stopped renewing the lease"
+    clock.advance(5)
+    node.tick()
+    record = store.get(job.id)
+    assert record.status is JobStatus.COMPLETED and record.attempts == 2
+    assert [(e.status.value, e.node) for e in record.executions] == [
+        ("lost", "dead"), ("completed", "n1")]
+
+
+def test_rescue_without_attempts_left_fails(store, clock):
+    job = store.add(task="echo", args={"message": 1}, max_attempts=1)
+    store.claim([job.id], "dead", 1, 3, 30)
+    store.expire_leases()
+    make_node(store, clock).tick()
+    assert store.get(job.id).status is JobStatus.FAILED
+    assert statuses(store, job.id) == ["lost"]
+
+
+def test_lost_lease_means_the_late_finish_writes_nothing(store, clock):
+    gate = threading.Event()
+    sink = RecordingSink()
+    job = store.add(task="gated")
+    node = make_node(store, clock, registry_with(gated=lambda ctx: gate.wait(5)), sink,
+                     spawn=threaded)
+    node.tick()
+    store.expire_leases()
+    store.rescue_expired(lambda attempt: 0)  # another node rescued it meanwhile
+    gate.set()
+    wait_until(lambda: not node.running_jobs())
+    record = store.get(job.id)
+    assert record.status is JobStatus.PENDING and record.result is None
+    assert statuses(store, job.id) == ["lost"]
+    assert sink.events == [JobChanged(job.id, 1)]
+
+
+def test_heartbeat_keeps_leases_alive(store, clock):
+    gate = threading.Event()
+    job = store.add(task="gated")
+    node = make_node(store, clock, registry_with(gated=lambda ctx: gate.wait(5)),
+                     spawn=threaded, lease_seconds=30)
+    node.tick()
+    for _ in range(6):
+        clock.advance(10)
+        node.watch()
+        node.tick()
+    assert store.get(job.id).status is JobStatus.RUNNING
+    assert store.node("n1").heartbeat_at == clock()
+    gate.set()
+    wait_until(lambda: store.get(job.id).status is JobStatus.COMPLETED)
+
+
+# -- stopping ---------------------------------------------------------------------------
+
+def test_graceful_stop_hands_back_what_did_not_finish(store, clock):
+    job = store.add(task="sleep", args={"seconds": 3600})
+    node = make_node(store, clock, spawn=threaded, grace_seconds=0.1)
+    node.tick()
+    node.stop()
+    record = store.get(job.id)
+    assert (record.status, record.attempts) == (JobStatus.PENDING, 0)
+    assert statuses(store, job.id) == ["lost"]
+    assert store.node("n1").status == "stopped" and node.stopped
+    assert not node.running_jobs()
+    node.tick()
+    assert store.get(job.id).status is JobStatus.PENDING  # a stopped node claims nothing
+
+
+def test_graceful_stop_lets_a_short_job_finish(store, clock):
+    gate = threading.Event()
+    job = store.add(task="gated")
+    node = make_node(store, clock, registry_with(gated=lambda ctx: gate.wait(5)),
+                     spawn=threaded, grace_seconds=10)
+    node.tick()
+    threading.Timer(0.05, gate.set).start()
+    started = time.monotonic()
+    node.stop()
+    assert time.monotonic() - started < 5
+    assert store.get(job.id).status is JobStatus.COMPLETED
+
+
+def test_second_stop_hands_back_at_once(store, clock):
+    job = store.add(task="sleep", args={"seconds": 3600})
+    node = make_node(store, clock, spawn=threaded, grace_seconds=60)
+    node.tick()
+    first = threading.Thread(target=node.stop, daemon=True)
+    first.start()
+    wait_until(lambda: node._stopping)
+    started = time.monotonic()
+    node.stop(graceful=False)
+    first.join(5)
+    assert time.monotonic() - started < 5 and not first.is_alive()
+    assert store.get(job.id).status is JobStatus.PENDING
+
+
+# -- store failures -----------------------------------------------------------------------
+
+class FlakyStore:
+    """Delegates to a real store, but the named methods raise the next N times."""
+
+    def __init__(self, inner: InMemoryJobStore) -> None:
+        self.inner = inner
+        self.failures: dict[str, int] = {}
+
+    def __getattr__(self, name: str):
+        attr = getattr(self.inner, name)
+
+        def call(*args, **kwargs):
+            if self.failures.get(name, 0) > 0:
+                self.failures[name] -= 1
+                raise ConnectionError(f"store down during {name}")
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def test_store_errors_are_survived_and_followed_by_a_resync(store, clock, caplog):
+    flaky = FlakyStore(store)
+    job = store.add(task="echo", args={"message": 1})
+    node = make_node(flaky, clock)
+    flaky.failures = {"claim": 1}
+    node.tick()
+    assert store.get(job.id).status is JobStatus.PENDING
+    assert "store error during tick" in caplog.text
+    flaky.failures = {"pending": 1}
+    node.tick()  # inside the back-off: nothing happens
+    clock.advance(0.5)
+    node.tick()  # resync fails once more: a longer back-off
+    clock.advance(1)
+    node.tick()
+    assert store.get(job.id).status is JobStatus.COMPLETED
+
+
+def test_final_write_is_retried_through_a_brief_outage(store, clock):
+    flaky = FlakyStore(store)
+    job = store.add(task="echo", args={"message": 1})
+    flaky.failures = {"finish": 2}
+    make_node(flaky, clock).tick()
+    assert store.get(job.id).status is JobStatus.COMPLETED
+
+
+def test_watchdog_survives_store_errors(store, clock):
+    flaky = FlakyStore(store)
+    job = store.add(task="sleep", args={"seconds": 3600})
+    node = make_node(flaky, clock, spawn=threaded)
+    node.tick()
+    flaky.failures = {"heartbeat": 1, "lost_leases": 1}
+    clock.advance(1)
+    node.watch()
+    store.cancel(job.id)
+    clock.advance(1)
+    node.watch()
+    wait_until(lambda: not node.running_jobs(), timeout=2)
+
+
+def test_start_refuses_a_second_scheduler_where_only_one_may_run(clock):
+    store = InMemoryJobStore(clock, exclusive=True)
+    store.register_node(NodeInfo("other", "host", 1, 3), 30)
+    with pytest.raises(NodeConflict):
+        make_node(store, clock).start()
