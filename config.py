@@ -41,7 +41,6 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # a token lives as long as the session
     RESTX_ERROR_404_HELP = False
     RESTX_MASK_SWAGGER = False
-    ERROR_404_HELP = False
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     JOBSCHED_MAX_CONCURRENT_JOBS = 3
@@ -70,7 +69,9 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
         "REMEMBER_COOKIE_SECURE": production,
         "JOBSCHED_MAX_CONCURRENT_JOBS": _int(env, "JOBSCHED_MAX_CONCURRENT_JOBS", 3, 1, 10_000),
         "JOBSCHED_LEASE_SECONDS": _int(env, "JOBSCHED_LEASE_SECONDS", 30, 2, 3600),
-        "JOBSCHED_SHUTDOWN_GRACE_SECONDS": _int(env, "JOBSCHED_SHUTDOWN_GRACE_SECONDS", 30, 0, 86_400),
+        "JOBSCHED_SHUTDOWN_GRACE_SECONDS": _int(
+            env, "JOBSCHED_SHUTDOWN_GRACE_SECONDS", 30, 0, 86_400
+        ),
         "JOBSCHED_RECONCILE_SECONDS": _int(env, "JOBSCHED_RECONCILE_SECONDS", 30, 1, 3600),
         "JOBSCHED_ENABLE_SHELL": _bool(env, "JOBSCHED_ENABLE_SHELL", False),
         "JOBSCHED_EMBEDDED_SCHEDULER": _bool(env, "JOBSCHED_EMBEDDED_SCHEDULER", True),
@@ -82,8 +83,15 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
     if env.get("JOBSCHED_RETENTION_DAYS", "").strip():
         settings["JOBSCHED_RETENTION_DAYS"] = _int(env, "JOBSCHED_RETENTION_DAYS", 0, 1, 36_500)
     if settings["REDIS_URL"]:
-        settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"]
+        settings["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(settings["REDIS_URL"])
     return settings
+
+
+def limiter_storage_uri(redis: str) -> str:
+    """Flask-Limiter names a Redis socket `redis+unix://`; the other schemes it takes as is."""
+    if redis.startswith("unix://"):
+        return "redis+unix://" + redis[len("unix://"):]
+    return redis
 
 
 def database_url(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR) -> str:
@@ -93,8 +101,8 @@ def database_url(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR) -> s
         user = quote(env.get("DB_USER", "postgres"), safe="")
         password = env.get("DB_PASSWORD", "")
         auth = f"{user}:{quote(password, safe='')}" if password else user
-        host = env.get("DB_HOST", "localhost") or "localhost"
-        port = env.get("DB_PORT", "5432") or "5432"
+        host = env.get("DB_HOST", "").strip() or "localhost"
+        port = _int(env, "DB_PORT", 5432, 1, 65_535)
         url = f"postgresql://{auth}@{host}:{port}/{quote(env['DB_NAME'], safe='')}"
     if not url:
         return f"sqlite:///{instance_dir / 'jobsched.db'}"
@@ -108,10 +116,9 @@ def normalize_database_url(url: str) -> str:
             return "postgresql+psycopg2://" + url[len(prefix):]
     if url.startswith(("postgresql+psycopg2://", "sqlite://")):
         return url
-    raise ConfigError(
-        "DATABASE_URL must be a postgresql:// or sqlite:// URL "
-        f"(got {url.split('://', 1)[0]}://...)"
-    )
+    # Name only the scheme: the rest of a URL can hold a password, and this ends up in logs.
+    scheme = f"{url.split('://', 1)[0]}://..." if "://" in url else "no scheme"
+    raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL (got {scheme})")
 
 
 def redis_url(env: Mapping[str, str]) -> str | None:
@@ -129,8 +136,8 @@ def redis_url(env: Mapping[str, str]) -> str | None:
 
 
 def _secret_key(env: Mapping[str, str], mode: str, instance_dir: Path) -> str:
-    key = env.get("SECRET_KEY", "")
-    if key and key not in DEFAULT_SECRET_KEYS:
+    key = env.get("SECRET_KEY", "").strip()
+    if key.lower() not in DEFAULT_SECRET_KEYS:
         return key
     if mode == "production":
         raise ConfigError(
@@ -145,14 +152,31 @@ def _secret_key(env: Mapping[str, str], mode: str, instance_dir: Path) -> str:
 def _instance_secret_key(instance_dir: Path) -> str:
     """Development keeps one generated key in instance/ so sessions survive restarts."""
     path = instance_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    if not path.exists():
+        _write_new_key(path)
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{path} is empty; delete it and a new key will be made")
     return key
+
+
+def _write_new_key(path: Path) -> None:
+    """Write a fresh key whole, or not at all when another process made one first.
+
+    The key goes to a private temporary file that is then hard-linked into place: the link
+    fails if the file exists, and no process can ever read a half-written key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        os.link(scratch, path)
+    except FileExistsError:
+        pass  # another process won the race; its key is the one to use
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

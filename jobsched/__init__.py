@@ -41,25 +41,36 @@ def process_env(root: Path) -> dict[str, str]:
 
 def register_extensions(app: Flask) -> None:
     from .auth import init_login
+    from .database import init_database
+    from .realtime import init_realtime
     from .runtime import init_runtime
 
-    db.init_app(app)
+    init_database(app, db)  # per-dialect engine options, SQLite pragmas and BEGIN modes
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     init_login(login_manager, app)
     csrf.init_app(app)
     limiter.init_app(app)
     socketio.init_app(
         app,
-        async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "eventlet"),
+        async_mode=socketio_async_mode(app),
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"]),
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
         logger=False, engineio_logger=False,
     )
     init_runtime(app)
+    init_realtime(app)
+
+
+def socketio_async_mode(app: Flask) -> str:
+    """eventlet for the web server; `flask ...` commands run without eventlet (no hub)."""
+    if app.config.get("SOCKETIO_ASYNC_MODE"):
+        return app.config["SOCKETIO_ASYNC_MODE"]
+    return "threading" if os.environ.get("FLASK_RUN_FROM_CLI") else "eventlet"
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import health, security
+    from . import favicon, health, security
+    from .account import bp as account_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .jobs import bp as jobs_bp
@@ -68,6 +79,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobs_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(favicon.bp)
     csrf.exempt(api_bp)  # the API checks X-CSRFToken itself, for cookie-authenticated calls
     security.init_security(app)
 

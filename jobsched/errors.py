@@ -1,7 +1,7 @@
 """Error pages for the web, JSON `{"message", "errors"}` under the API prefix."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -28,7 +28,15 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        skip_user_loading()
         return _respond(500, "Internal server error.")
+
+
+def skip_user_loading() -> None:
+    """The failure may be the database itself; Flask-Login's template context would load the
+    user again and fail again, so a user not loaded yet is shown the page as a visitor."""
+    if "_login_user" not in g:  # where Flask-Login keeps the request's user
+        g._login_user = current_app.login_manager.anonymous_user()
 
 
 def _respond(code: int, message: str):

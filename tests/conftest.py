@@ -35,6 +35,8 @@ def upgrade_schema(app: Flask) -> None:
 
     with app.app_context():
         flask_migrate.upgrade(directory=str(Path(__file__).parent.parent / "migrations"))
+        # Closing the pool checkpoints SQLite's WAL into the file, so copies of it are whole.
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,11 @@ def bearer_token() -> str | None:
     return None
 
 
+def token_path(path: str) -> bool:
+    """Where a Bearer token authenticates: the API and /metrics."""
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/") or path == "/metrics"
+
+
 def init_login(login_manager: LoginManager, app: Flask) -> None:
     """Session users for pages, Bearer tokens for the API, 401 JSON instead of a redirect."""
     login_manager.init_app(app)
@@ -34,6 +39,10 @@ def init_login(login_manager: LoginManager, app: Flask) -> None:
 
     @login_manager.request_loader
     def load_user_from_token(req) -> User | None:
+        # Tokens are for the API only: a page (and its CSRF-protected forms, such as
+        # creating more tokens) must never be reachable with a token alone.
+        if not token_path(req.path):
+            return None
         token = bearer_token()
         return user_for_token(db.session, token) if token else None
 

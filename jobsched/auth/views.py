@@ -1,0 +1,124 @@
+"""Register, log in, log out: thin views over auth/service.py."""
+from __future__ import annotations
+
+import secrets
+from functools import cache
+
+from flask import flash, g, redirect, render_template, request, session, url_for
+from flask_login import login_user, logout_user
+from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.wrappers import Response
+
+from ..extensions import db, limiter
+from ..models import User
+from ..realtime import logout_sockets
+from ..realtime.handlers import LOGIN_KEY
+from . import bp
+from .forms import LoginForm, RegisterForm
+from .service import AccountError, create_account, find_user
+
+# SPEC §3: 429 after 10 failed logins a minute for one username from one address.
+LOGIN_LIMIT = "10 per minute"
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the username is unknown, so a miss costs as much time as a wrong
+    password and response times do not reveal which usernames exist."""
+    return generate_password_hash("not-a-real-password")
+
+
+def login_limit_key() -> str:
+    """Rate-limit bucket: the username tried (any case) plus the client's address."""
+    username = (request.form.get("username") or "").strip().lower()
+    return f"{username}|{request.remote_addr or '-'}"
+
+
+def login_failed(response: Response) -> bool:
+    """Only failed attempts use up the limit; a correct password never does."""
+    return bool(g.get("login_failed"))
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    # Browsers treat "\" like "/" and drop tabs and newlines, so "/\t/evil.com" would
+    # become "//evil.com": refuse backslashes and every control or space character.
+    if "\\" in target or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    return target
+
+
+def _landing(form_next: str | None = None) -> str:
+    return safe_next(form_next) or url_for("jobs.dashboard")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> Response | str:
+    """Create an account (the first one ever is an admin) and log it in."""
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = create_account(db.session, form.username.data, form.password.data,
+                                  email=form.email.data or None)
+        except AccountError as error:
+            _attach_errors(form, error.errors)
+        else:
+            _start_login(user)
+            role = " You are the administrator." if user.is_admin else ""
+            flash(f"Welcome, {user.username}! Your account is ready.{role}", "success")
+            return redirect(url_for("jobs.dashboard"))
+    return render_template("auth/register.html", form=form)
+
+
+def _attach_errors(form: RegisterForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        getattr(form, name).errors = [*getattr(form, name).errors, message]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, key_func=login_limit_key, methods=["POST"],
+               deduct_when=login_failed,
+               error_message="Too many failed logins for this username. "
+                             "Wait a minute, then try again.")
+def login() -> Response | str:
+    """Log in with username and password, then go to a same-site `next` page."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        user = _authenticate(form.username.data, form.password.data)
+        if user is not None:
+            _start_login(user, remember=form.remember.data)
+            return redirect(_landing(form.next.data or request.args.get("next")))
+        g.login_failed = True
+    return render_template("auth/login.html", form=form, failed=g.get("login_failed", False))
+
+
+def _start_login(user: User, remember: bool = False) -> None:
+    login_user(user, remember=remember)
+    # Names this login's Socket.IO connections, so logging out can close exactly those.
+    session[LOGIN_KEY] = secrets.token_urlsafe(16)
+
+
+def _authenticate(username: str, password: str) -> User | None:
+    user = find_user(db.session, username)
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if user.check_password(password) else None
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Log out; POST only (with CSRF), so no link or image can log a user out.
+
+    Not `login_required`: with an expired session the button still ends on the login page
+    instead of a redirect back to a GET of this URL.
+    """
+    logout_sockets()  # a socket keeps the session it connected with, so close them too
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+

@@ -9,22 +9,19 @@ from .handlers import LOGIN_KEY, SessionSockets, close_session_sockets, register
 from .sink import SocketIOSink
 
 SOCKETS = "jobsched.sockets"
-_handlers_registered = False
 
 
 def init_realtime(app: Flask) -> None:
-    """Register the connect handlers once and make the app's facts reach its sockets."""
-    global _handlers_registered
+    """Register the connect handlers and make the app's facts reach its sockets."""
     app.extensions[SOCKETS] = SessionSockets()
-    if not _handlers_registered:  # handlers live on the shared SocketIO object
-        register_handlers(socketio, _AppSockets())
-        _handlers_registered = True
+    # socketio.init_app made a new server for this app: register on it (once per app).
+    register_handlers(socketio, _AppSockets())
     sink = SocketIOSink(app, socketio, spawn=socketio.start_background_task, sleep=socketio.sleep)
     add_audience(app, sink)
 
 
 class _AppSockets:
-    """Delegates to the current app's SessionSockets (handlers are shared across apps)."""
+    """Delegates to the current app's SessionSockets (the extension object is shared)."""
 
     def add(self, key: str, sid: str) -> None:
         current_app.extensions[SOCKETS].add(key, sid)

@@ -1,0 +1,231 @@
+"""config.settings_from_env: pure, so every rule is checked without touching os.environ."""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import pytest
+
+from config import ConfigError, database_url, normalize_database_url, settings_from_env
+
+KEY = "k" * 40
+
+
+def settings(tmp_path, **env: str) -> dict:
+    return settings_from_env({"SECRET_KEY": KEY, **env}, instance_dir=tmp_path)
+
+
+# --- secret key ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", [
+    {}, {"SECRET_KEY": ""}, {"SECRET_KEY": "   "}, {"SECRET_KEY": "change-me"},
+    {"SECRET_KEY": "CHANGEME"}, {"SECRET_KEY": "dev"}, {"SECRET_KEY": "secret"},
+])
+def test_production_refuses_a_missing_or_default_secret_key(tmp_path, env):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        settings_from_env(env, instance_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # and never falls back to a generated key
+
+
+def test_production_is_the_default_and_uses_the_given_key(tmp_path):
+    result = settings(tmp_path)
+    assert result["JOBSCHED_ENV"] == "production"
+    assert result["SECRET_KEY"] == KEY
+    assert result["SESSION_COOKIE_SECURE"] is True and result["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_development_makes_a_private_key_once_and_reuses_it(tmp_path):
+    instance = tmp_path / "instance"
+    first = settings_from_env({"JOBSCHED_ENV": "development"}, instance_dir=instance)
+    second = settings_from_env({"JOBSCHED_ENV": "Development "}, instance_dir=instance)
+    assert len(first["SECRET_KEY"]) >= 32
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]
+    key_file = instance / "secret_key"
+    assert key_file.read_text() == first["SECRET_KEY"]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert sorted(p.name for p in instance.iterdir()) == ["secret_key"]  # no scratch files
+    assert first["SESSION_COOKIE_SECURE"] is False
+
+
+def test_development_prefers_a_given_key(tmp_path):
+    result = settings_from_env({"JOBSCHED_ENV": "development", "SECRET_KEY": KEY},
+                               instance_dir=tmp_path)
+    assert result["SECRET_KEY"] == KEY
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_processes_starting_together_share_one_development_key(tmp_path):
+    keys: list[str] = []
+
+    def start() -> None:
+        keys.append(settings_from_env({"JOBSCHED_ENV": "development"},
+                                      instance_dir=tmp_path)["SECRET_KEY"])
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8 and len(set(keys)) == 1
+
+
+def test_an_empty_development_key_file_is_an_error_not_an_empty_key(tmp_path):
+    (tmp_path / "secret_key").write_text("\n")
+    with pytest.raises(ConfigError, match="secret_key is empty"):
+        settings_from_env({"JOBSCHED_ENV": "development"}, instance_dir=tmp_path)
+
+
+def test_testing_mode_makes_a_throwaway_key(tmp_path):
+    one = settings_from_env({"JOBSCHED_ENV": "testing"}, instance_dir=tmp_path)["SECRET_KEY"]
+    two = settings_from_env({"JOBSCHED_ENV": "testing"}, instance_dir=tmp_path)["SECRET_KEY"]
+    assert one != two and list(tmp_path.iterdir()) == []
+
+
+def test_unknown_environment_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="JOBSCHED_ENV.*'staging'"):
+        settings(tmp_path, JOBSCHED_ENV="staging")
+
+
+# --- database -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given, expected", [
+    ("postgresql://u:p@db:5432/jobs", "postgresql+psycopg2://u:p@db:5432/jobs"),
+    ("postgres://u:p@db/jobs", "postgresql+psycopg2://u:p@db/jobs"),
+    ("postgresql+psycopg2://u@db/jobs", "postgresql+psycopg2://u@db/jobs"),
+    ("sqlite:////var/lib/jobsched.db", "sqlite:////var/lib/jobsched.db"),
+    ("  postgresql://db/jobs  ", "postgresql+psycopg2://db/jobs"),
+])
+def test_database_url_means_psycopg2(tmp_path, given, expected):
+    assert settings(tmp_path, DATABASE_URL=given)["SQLALCHEMY_DATABASE_URI"] == expected
+
+
+@pytest.mark.parametrize("given", [
+    "mysql://u:p@db/jobs", "postgresql+psycopg://u@db/jobs", "http://db/jobs",
+])
+def test_other_database_urls_are_refused_naming_the_scheme(tmp_path, given):
+    with pytest.raises(ConfigError, match="DATABASE_URL") as error:
+        settings(tmp_path, DATABASE_URL=given)
+    assert given.split("://")[0] in str(error.value)
+    assert "u:p" not in str(error.value)
+
+
+def test_a_url_without_scheme_is_refused_without_echoing_it(tmp_path):
+    with pytest.raises(ConfigError, match="no scheme") as error:
+        settings(tmp_path, DATABASE_URL="admin:hunter2@db/jobs")
+    assert "hunter2" not in str(error.value)
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(tmp_path):
+    assert database_url({}, tmp_path) == f"sqlite:///{tmp_path / 'jobsched.db'}"
+    assert settings(tmp_path)["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:////")
+
+
+def test_seed_db_variables_build_a_postgresql_url(tmp_path):
+    env = {"DB_NAME": "jobs", "DB_USER": "sched", "DB_PASSWORD": "p@ss:w/rd%",
+           "DB_HOST": "db.internal", "DB_PORT": "6543"}
+    assert settings(tmp_path, **env)["SQLALCHEMY_DATABASE_URI"] == (
+        "postgresql+psycopg2://sched:p%40ss%3Aw%2Frd%25@db.internal:6543/jobs")
+
+
+def test_seed_db_variables_have_defaults(tmp_path):
+    assert settings(tmp_path, DB_NAME="jobs")["SQLALCHEMY_DATABASE_URI"] == (
+        "postgresql+psycopg2://postgres@localhost:5432/jobs")
+
+
+def test_database_url_wins_over_db_variables(tmp_path):
+    result = settings(tmp_path, DATABASE_URL="postgresql://a@b/c", DB_NAME="other")
+    assert result["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://a@b/c"
+
+
+def test_db_port_must_be_a_port(tmp_path):
+    with pytest.raises(ConfigError, match="DB_PORT must be an integer"):
+        settings(tmp_path, DB_NAME="jobs", DB_PORT="fivefourthreetwo")
+    with pytest.raises(ConfigError, match="DB_PORT must be between 1 and 65535"):
+        settings(tmp_path, DB_NAME="jobs", DB_PORT="70000")
+
+
+def test_normalize_leaves_psycopg2_urls_alone():
+    url = "postgresql+psycopg2://u@h/d"
+    assert normalize_database_url(url) == url
+
+
+# --- redis --------------------------------------------------------------------------------
+
+def test_redis_is_disabled_by_default(tmp_path):
+    result = settings(tmp_path)
+    assert result["REDIS_URL"] is None
+    assert "RATELIMIT_STORAGE_URI" not in result  # Config's in-memory default stays
+
+
+def test_redis_url_is_used_for_the_queue_and_the_rate_limits(tmp_path):
+    result = settings(tmp_path, REDIS_URL="redis://cache:6379/2")
+    assert result["REDIS_URL"] == "redis://cache:6379/2"
+    assert result["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/2"
+
+
+def test_redis_socket_url_is_spelled_for_the_rate_limiter(tmp_path):
+    result = settings(tmp_path, REDIS_URL="unix:///run/redis.sock")
+    assert result["REDIS_URL"] == "unix:///run/redis.sock"
+    assert result["RATELIMIT_STORAGE_URI"] == "redis+unix:///run/redis.sock"
+
+
+def test_redis_host_and_port(tmp_path):
+    assert settings(tmp_path, REDIS_HOST="cache")["REDIS_URL"] == "redis://cache:6379/0"
+    assert settings(tmp_path, REDIS_HOST="cache", REDIS_PORT="6380")["REDIS_URL"] == (
+        "redis://cache:6380/0")
+
+
+def test_bad_redis_settings_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        settings(tmp_path, REDIS_URL="http://cache:6379")
+    with pytest.raises(ConfigError, match="REDIS_PORT"):
+        settings(tmp_path, REDIS_HOST="cache", REDIS_PORT="0")
+
+
+# --- numbers, switches, choices -------------------------------------------------------------
+
+def test_defaults_follow_the_spec(tmp_path):
+    result = settings(tmp_path)
+    assert result["JOBSCHED_MAX_CONCURRENT_JOBS"] == 3
+    assert result["JOBSCHED_LEASE_SECONDS"] == 30
+    assert result["JOBSCHED_SHUTDOWN_GRACE_SECONDS"] == 30
+    assert result["JOBSCHED_ENABLE_SHELL"] is False
+    assert result["JOBSCHED_EMBEDDED_SCHEDULER"] is True
+    assert result["JOBSCHED_TASK_MODULES"] == ()
+
+
+def test_values_are_parsed(tmp_path):
+    result = settings(tmp_path, JOBSCHED_MAX_CONCURRENT_JOBS=" 8 ", JOBSCHED_ENABLE_SHELL="Yes",
+                      JOBSCHED_EMBEDDED_SCHEDULER="off",
+                      JOBSCHED_TASK_MODULES="acme.tasks, ,billing.jobs",
+                      JOBSCHED_LOG_FORMAT="JSON", JOBSCHED_RETENTION_DAYS="30")
+    assert result["JOBSCHED_MAX_CONCURRENT_JOBS"] == 8
+    assert result["JOBSCHED_ENABLE_SHELL"] is True
+    assert result["JOBSCHED_EMBEDDED_SCHEDULER"] is False
+    assert result["JOBSCHED_TASK_MODULES"] == ("acme.tasks", "billing.jobs")
+    assert result["JOBSCHED_LOG_FORMAT"] == "json"
+    assert result["JOBSCHED_RETENTION_DAYS"] == 30
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("JOBSCHED_MAX_CONCURRENT_JOBS", "three", "must be an integer"),
+    ("JOBSCHED_MAX_CONCURRENT_JOBS", "0", "between 1 and 10000"),
+    ("JOBSCHED_MAX_CONCURRENT_JOBS", "2.5", "must be an integer"),
+    ("JOBSCHED_LEASE_SECONDS", "1", "between 2 and 3600"),
+    ("JOBSCHED_SHUTDOWN_GRACE_SECONDS", "-1", "between 0 and 86400"),
+    ("JOBSCHED_RECONCILE_SECONDS", "99999", "between 1 and 3600"),
+    ("JOBSCHED_RETENTION_DAYS", "0", "between 1 and 36500"),
+    ("JOBSCHED_ENABLE_SHELL", "maybe", "1/0, true/false"),
+    ("JOBSCHED_EMBEDDED_SCHEDULER", "2", "1/0, true/false"),
+    ("JOBSCHED_LOG_FORMAT", "xml", "one of text, json"),
+])
+def test_bad_values_are_refused_naming_the_variable(tmp_path, name, value, says):
+    with pytest.raises(ConfigError) as error:
+        settings(tmp_path, **{name: value})
+    assert name in str(error.value) and says in str(error.value)
+
+
+def test_settings_from_env_does_not_read_the_process_environment(tmp_path, monkeypatch):
+    monkeypatch.setitem(os.environ, "JOBSCHED_MAX_CONCURRENT_JOBS", "99")
+    assert settings(tmp_path)["JOBSCHED_MAX_CONCURRENT_JOBS"] == 3
