@@ -1,0 +1,125 @@
+"""The lease-fenced writes of a running job, as SQL statements and column values.
+
+Every write to a running job goes through `fence(claim)`: the UPDATE matches only while the
+job is still running under the claim's lease token, so a rescued, cancelled or deleted job
+is never overwritten by a stale worker. The row lock that UPDATE takes lasts until commit,
+so what follows it in the same transaction (closing the execution) cannot race a rescuer.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select, update
+
+from ..scheduler.states import ExecutionStatus, JobStatus
+from ..scheduler.store import ClaimedJob, Outcome
+from .queue_sql import Instant, executions, jobs, nodes
+
+OUTPUT_LIMIT_BYTES = 64 * 1024  # SPEC §4: an execution keeps the last 64 KiB of output
+
+NO_LEASE = {"node": None, "lease_token": None, "lease_expires_at": None}
+# Lease bookkeeping is no change a user sees: keep updated_at (the model's onupdate would
+# otherwise stamp it with the host's clock on every heartbeat).
+LEASE_ONLY = {"updated_at": jobs.c.updated_at}
+
+
+def fence(claim: ClaimedJob) -> ColumnElement[bool]:
+    """The lease fence: this job, still running, still under this claim's token."""
+    return (
+        (jobs.c.id == claim.id) & (jobs.c.status == JobStatus.RUNNING.value)
+        & (jobs.c.lease_token == claim.lease_token)
+    )
+
+
+def next_status(claim: ClaimedJob, outcome: Outcome) -> JobStatus:
+    """Where the job goes after this attempt (attempts are only edited while pending)."""
+    if outcome.status is ExecutionStatus.COMPLETED:
+        return JobStatus.COMPLETED
+    if outcome.status is ExecutionStatus.CANCELLED:
+        return JobStatus.CANCELLED
+    return JobStatus.PENDING if claim.attempt < claim.max_attempts else JobStatus.FAILED
+
+
+def job_end_values(status: JobStatus, outcome: Outcome, now: Instant) -> dict[str, Any]:
+    """The job's new columns when an attempt ends in `status`."""
+    values: dict[str, Any] = {"status": status.value, "updated_at": now.sql, **NO_LEASE}
+    if status is JobStatus.COMPLETED:
+        values.update(result=outcome.result, error=None)
+    elif status is not JobStatus.CANCELLED:
+        values["error"] = outcome.error
+    if status is JobStatus.PENDING:
+        values["run_at"] = now.plus(outcome.retry_delay)
+    else:
+        values.update(ended_values(now))
+    return values
+
+
+def ended_values(now: Instant) -> dict[str, Any]:
+    """A job that ends now: finished_at, and whether that was after its deadline."""
+    missed = jobs.c.deadline.is_not(None) & (jobs.c.deadline < now.sql)
+    return {"finished_at": now.sql, "deadline_missed": missed}
+
+
+def close_execution(
+    claim: ClaimedJob, status: ExecutionStatus, now: Instant, error: str | None,
+    output: str | None, fenced: bool = False,
+) -> Any:
+    """UPDATE closing the claim's execution; `fenced` also requires it open and ours."""
+    where = executions.c.id == claim.execution_id
+    if fenced:
+        where = where & (executions.c.status == ExecutionStatus.RUNNING.value) & (
+            executions.c.lease_token == claim.lease_token)
+    values = closed_values(status, now, error)
+    if output is not None:
+        values["output"] = tail_output(output)
+    return update(executions).where(where).values(values)
+
+
+def closed_values(status: ExecutionStatus, now: Instant, error: Any) -> dict[str, Any]:
+    return {
+        "status": status.value, "finished_at": now.sql, "error": error,
+        "duration_seconds": now.seconds_since(executions.c.started_at),
+    }
+
+
+def lost_error(node: ColumnElement[str]) -> ColumnElement[str]:
+    return "lost: node " + func.coalesce(node, "?") + " stopped renewing the lease"
+
+
+def rescue_statement(now: Instant, skip_locked: bool) -> Any:
+    """One conditional UPDATE taking every expired lease: pending if attempts remain, else
+    failed. A job finished or renewed meanwhile no longer matches, so a rescue never
+    overwrites a newer state.
+
+    With `skip_locked` (PostgreSQL) the expired rows are locked in id order in a
+    MATERIALIZED CTE that skips rows other transactions hold (a finish, a cancel, another
+    rescuer): no waiting, no deadlock, and a skipped job is looked at again next pass.
+    """
+    expired = (jobs.c.status == JobStatus.RUNNING.value) & (jobs.c.lease_expires_at <= now.sql)
+    where = expired
+    if skip_locked:
+        locked = (select(jobs.c.id).where(expired).order_by(jobs.c.id)
+                  .with_for_update(skip_locked=True).cte("expired").prefix_with("MATERIALIZED"))
+        where = expired & (jobs.c.id == locked.c.id)
+    retry = jobs.c.attempts < jobs.c.max_attempts
+    ended = ended_values(now)
+    return update(jobs).where(where).values(
+        status=case((retry, JobStatus.PENDING.value), else_=JobStatus.FAILED.value),
+        finished_at=case((retry, None), else_=ended["finished_at"]),
+        deadline_missed=case((retry, jobs.c.deadline_missed), else_=ended["deadline_missed"]),
+        error=lost_error(jobs.c.node), updated_at=now.sql, **NO_LEASE,
+    ).returning(jobs.c.id, jobs.c.owner_id, jobs.c.status, jobs.c.attempts)
+
+
+def registered_at(node: str) -> Any:
+    """When this node's current process registered: jobs it claimed started since then.
+    Older jobs under the same name belong to an earlier process and must not be renewed."""
+    return select(nodes.c.started_at).where(nodes.c.name == node).scalar_subquery()
+
+
+def tail_output(output: str) -> str:
+    """The last 64 KiB of a task's output (SPEC §4), cut on a character boundary."""
+    data = output.encode("utf-8", "replace")
+    if len(data) <= OUTPUT_LIMIT_BYTES:
+        return output
+    return data[-OUTPUT_LIMIT_BYTES:].decode("utf-8", "ignore")

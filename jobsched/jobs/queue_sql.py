@@ -1,0 +1,81 @@
+"""The job queue in SQL, shared by the store, the API and the service.
+
+`QUEUE_ORDER` and `ELIGIBLE` are the one definition of SPEC §5's order and eligibility in
+SQL: the scheduler's claim orders by them and the API's `sort=queue` lists by them, so what
+a user sees queued is what runs next. `db_now()` is the database's clock in a form every
+dialect compares correctly with stored datetimes; `Instant` is one call's "now".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Interval, extract, func, literal, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from ..models import Execution, Job, SchedulerNode, UTCDateTime
+from ..scheduler.states import JobStatus
+
+jobs = Job.__table__
+executions = Execution.__table__
+nodes = SchedulerNode.__table__
+
+
+class db_now(FunctionElement[datetime]):
+    """The database's current UTC time, comparable with stored datetimes on every dialect."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(db_now)
+def _db_now_default(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(db_now, "postgresql")
+def _db_now_postgresql(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "now()"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(element: db_now, compiler: Any, **kw: Any) -> str:
+    # SQLite stores naive UTC text with six fraction digits; this renders "now" the same way
+    # (to the millisecond), so text comparison is time comparison.
+    return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+
+
+# SPEC §5 queue order. NULLS LAST is explicit: SQLite sorts NULL first by default.
+QUEUE_ORDER = (jobs.c.priority_rank.asc(), jobs.c.deadline.asc().nulls_last(), jobs.c.id.asc())
+
+
+def eligible(now: ColumnElement[datetime]) -> ColumnElement[bool]:
+    """SPEC §5: pending, and run_at null or not after `now`."""
+    return (jobs.c.status == JobStatus.PENDING.value) & or_(
+        jobs.c.run_at.is_(None), jobs.c.run_at <= now
+    )
+
+
+ELIGIBLE = eligible(db_now())
+
+
+@dataclass(frozen=True, slots=True)
+class Instant:
+    """One instant for a whole call, as SQL: now() on PostgreSQL, the store clock on SQLite."""
+
+    sql: ColumnElement[datetime]
+    value: datetime | None  # the clock's reading (SQLite); None means the database's now()
+
+    def plus(self, seconds: float) -> ColumnElement[datetime]:
+        """This instant + `seconds`, computed where the instant lives."""
+        if self.value is None:
+            return self.sql + literal(timedelta(seconds=seconds), Interval())
+        return literal(self.value + timedelta(seconds=seconds), UTCDateTime())
+
+    def seconds_since(self, column: ColumnElement[datetime]) -> ColumnElement[float]:
+        """Seconds from `column` to this instant (an execution's duration)."""
+        if self.value is None:
+            return extract("epoch", self.sql - column)
+        return (func.julianday(self.sql) - func.julianday(column)) * 86400.0

@@ -1,0 +1,380 @@
+"""`SqlJobStore`: the scheduler's `JobStore` on SQLite and PostgreSQL, in SQLAlchemy Core.
+
+Every call is one short transaction on the engine (no Flask session: the scheduler runs
+outside requests). Writes to a running job are fenced by its lease token: the guarding
+UPDATE matches `status = 'running' AND lease_token = :token`, and when it matches no row the
+lease is lost and nothing else is written. That UPDATE row-locks the job until the commit,
+so the statements that follow it in the same transaction cannot race a rescuer.
+
+Time is the database's: PostgreSQL's now() (one clock for every node, so leases mean the
+same on every machine); SQLite has a single scheduler, so its store reads its own clock.
+The API's `sort=queue` orders by `QUEUE_ORDER` and filters by `ELIGIBLE`, exactly as `claim`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement, Connection, Engine, String, case, func, insert, literal, select, update
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..database import IMMEDIATE, configure_engine
+from ..models import UTCDateTime
+from ..scheduler.clock import Clock, utcnow
+from ..scheduler.ordering import queue_key
+from ..scheduler.states import ExecutionStatus, JobStatus, Priority
+from ..scheduler.store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
+from .lease_sql import (
+    LEASE_ONLY, NO_LEASE, OUTPUT_LIMIT_BYTES, close_execution, closed_values, fence,
+    job_end_values, lost_error, next_status, registered_at, rescue_statement, tail_output
+)
+from .queue_sql import ELIGIBLE, QUEUE_ORDER, Instant, db_now, eligible, executions, jobs, nodes
+
+# The API and the service import the queue's SQL from here, next to the claim that uses it.
+__all__ = [
+    "ELIGIBLE", "OUTPUT_LIMIT_BYTES", "QUEUE_ORDER", "SqlJobStore", "db_now", "eligible",
+    "executions", "jobs", "nodes", "tail_output",
+]
+
+# Any constant shared by every scheduler: the key of the transaction-scoped advisory lock
+# that serialises claims on PostgreSQL, so "count running, then start up to the room left"
+# holds system-wide. The locked section is two short statements.
+CLAIM_LOCK_KEY = 0x6A6F6273636864  # "jobschd"
+
+# SQLite allows 32766 bound parameters per statement; IN lists go in chunks well below it.
+_IN_CHUNK = 1000
+_LIVE_NODE_STATES = ("running", "draining")
+_FENCE_STATUSES = frozenset(
+    {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT,
+     ExecutionStatus.CANCELLED}
+)
+
+
+class SqlJobStore:
+    """The JobStore protocol on an SQLAlchemy engine: one short transaction per call."""
+
+    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
+        self._engine = configure_engine(engine)
+        # Write transactions start with BEGIN IMMEDIATE on SQLite (ignored on PostgreSQL):
+        # they take the write lock up front and queue behind busy_timeout instead of failing.
+        self._writer = self._engine.execution_options(**IMMEDIATE)
+        self._clock = clock
+        self._postgres = engine.dialect.name == "postgresql"
+        self._registered: set[str] = set()  # node names this process has registered
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The store's current time (PostgreSQL: now(); SQLite: the store's clock)."""
+        if not self._postgres:
+            return self._clock()
+        with self._engine.connect() as conn:
+            return conn.scalar(select(db_now()))
+
+    def pending(self) -> list[QueuedJob]:
+        """Every pending job, eligible or waiting for its run_at (heap load and reconcile)."""
+        query = _queued_columns().where(jobs.c.status == JobStatus.PENDING.value)
+        with self._engine.connect() as conn:
+            return [_queued(row) for row in conn.execute(query.order_by(*QUEUE_ORDER))]
+
+    def fetch_queued(self, ids: Iterable[int]) -> list[QueuedJob]:
+        """Current queue state of these jobs; a job not pending any more is left out."""
+        found: list[QueuedJob] = []
+        with self._engine.connect() as conn:
+            for chunk in _chunks(set(ids)):
+                query = _queued_columns().where(
+                    jobs.c.id.in_(chunk), jobs.c.status == JobStatus.PENDING.value)
+                found.extend(_queued(row) for row in conn.execute(query))
+        return found
+
+    def lost_leases(self, tokens: Iterable[str]) -> set[str]:
+        """Which of these lease tokens no longer hold (cancelled, rescued, deleted jobs)."""
+        asked = set(tokens)
+        held: set[str] = set()
+        with self._engine.connect() as conn:
+            for chunk in _chunks(asked):
+                held.update(conn.scalars(select(jobs.c.lease_token).where(
+                    jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_token.in_(chunk))))
+        return asked - held
+
+    def running_count(self) -> int:
+        """Jobs running system-wide."""
+        with self._engine.connect() as conn:
+            return _running(conn)
+
+    # -- claim --------------------------------------------------------------------------------
+
+    def claim(
+        self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
+        lease_seconds: int,
+    ) -> list[ClaimedJob]:
+        """Atomically start up to `max_claims` still-eligible candidates, in queue order,
+        never letting the system-wide running count exceed `limit` (see _claim_statement)."""
+        ids = list(dict.fromkeys(candidate_ids))[:_IN_CHUNK]
+        if not ids or max_claims <= 0:
+            return []
+        with self._writer.begin() as conn:
+            if self._postgres:
+                # Serialises claimers until commit; SQLite's BEGIN IMMEDIATE already has.
+                conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+            room = min(max_claims, limit - _running(conn))
+            if room <= 0:
+                return []
+            now = self._now()
+            started = conn.execute(self._claim_statement(ids, node, room, now, lease_seconds))
+            rows = sorted(started.all(), key=_row_queue_key)
+            execution_ids = _insert_executions(conn, rows, node) if rows else {}
+        return [_claimed(row, execution_ids[row.id], node) for row in rows]
+
+    def _claim_statement(
+        self, ids: list[int], node: str, room: int, now: Instant, lease_seconds: int
+    ) -> Any:
+        """UPDATE the first `room` eligible candidates to running, RETURNING what started.
+
+        PostgreSQL: the candidates are picked in a MATERIALIZED CTE with FOR UPDATE SKIP
+        LOCKED, which the planner cannot fold into the UPDATE (a folded LIMIT subquery can
+        update more rows than the limit), and rows another transaction is changing (a cancel,
+        an edit) are skipped, not waited for. SQLite has one writer at a time, so a plain
+        subquery is already atomic.
+        """
+        picked = (
+            select(jobs.c.id).where(jobs.c.id.in_(ids), eligible(now.sql))
+            .order_by(*QUEUE_ORDER).limit(room)
+        )
+        if self._postgres:
+            chosen = picked.with_for_update(skip_locked=True).cte("c").prefix_with("MATERIALIZED")
+            where = jobs.c.id == chosen.c.id
+        else:
+            where = jobs.c.id.in_(picked.scalar_subquery())
+        return update(jobs).where(where).values(
+            status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, node=node,
+            lease_token=self._new_token(), lease_expires_at=now.plus(lease_seconds),
+            started_at=now.sql, updated_at=now.sql, progress=None, finished_at=None,
+        ).returning(
+            jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts,
+            jobs.c.max_attempts, jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority,
+            jobs.c.lease_token, jobs.c.started_at,
+        )
+
+    def _new_token(self) -> ColumnElement[str]:
+        """A fresh random lease token per row, made by the database inside the UPDATE."""
+        if self._postgres:
+            return func.gen_random_uuid().cast(String)
+        return func.lower(func.hex(func.randomblob(16)))
+
+    # -- leases -------------------------------------------------------------------------------
+
+    def heartbeat(self, node: str, lease_seconds: int) -> None:
+        """Renew the node's row and the leases of every job it runs (one statement each):
+        the jobs it claimed since it registered, not those of an earlier same-name process."""
+        with self._writer.begin() as conn:
+            now = self._now()
+            expires = now.plus(lease_seconds)
+            conn.execute(update(nodes).where(nodes.c.name == node).values(
+                heartbeat_at=now.sql, lease_expires_at=expires))
+            conn.execute(update(jobs).where(
+                jobs.c.status == JobStatus.RUNNING.value, jobs.c.node == node,
+                jobs.c.started_at >= func.coalesce(registered_at(node), jobs.c.started_at),
+            ).values(lease_expires_at=expires, **LEASE_ONLY))
+
+    def renew(self, claim: ClaimedJob, lease_seconds: int) -> bool:
+        """Extend one lease; False when the lease is lost (job cancelled, rescued, deleted)."""
+        with self._writer.begin() as conn:
+            now = self._now()
+            renewed = conn.execute(update(jobs).where(fence(claim)).values(
+                lease_expires_at=now.plus(lease_seconds), **LEASE_ONLY))
+            return renewed.rowcount == 1
+
+    def report(self, claim: ClaimedJob, progress: int | None, output: str | None) -> bool:
+        """Record progress (0-100) and/or the output so far; False when the lease is lost."""
+        values: dict[str, Any] = {}
+        if progress is not None:
+            values["progress"] = max(0, min(100, int(progress)))
+        with self._writer.begin() as conn:
+            now = self._now()
+            held = conn.execute(update(jobs).where(fence(claim)).values(
+                updated_at=now.sql, **values)).rowcount == 1
+            if held and output is not None:
+                conn.execute(update(executions).where(
+                    executions.c.id == claim.execution_id).values(output=tail_output(output)))
+            return held
+
+    # -- ending an attempt ----------------------------------------------------------------
+
+    def finish(self, claim: ClaimedJob, outcome: Outcome) -> Finished | None:
+        """End the attempt per `outcome` (completed, pending again after retry_delay, failed,
+        or cancelled); None when the lease was lost."""
+        if outcome.status not in _FENCE_STATUSES:
+            raise ValueError(f"an attempt cannot finish as {outcome.status.value}")
+        status = next_status(claim, outcome)
+        with self._writer.begin() as conn:
+            now = self._now()
+            ended = conn.execute(update(jobs).where(fence(claim)).values(
+                **job_end_values(status, outcome, now)))
+            if ended.rowcount != 1:
+                if outcome.status is ExecutionStatus.CANCELLED:
+                    # The user's cancel ended the lease; the cancel normally closes the
+                    # execution too, and this closes it if it is still open (its own token
+                    # fences it, so a newer attempt's row is never touched).
+                    conn.execute(close_execution(claim, outcome.status, now, outcome.error,
+                                                  outcome.output, fenced=True))
+                return None
+            conn.execute(close_execution(claim, outcome.status, now, outcome.error,
+                                          outcome.output))
+        return Finished(claim.id, claim.owner_id, status)
+
+    def hand_back(self, claim: ClaimedJob) -> Finished | None:
+        """Shutdown: the job becomes pending again (attempts - 1, the attempt did not count)
+        and its execution `lost`; None when the lease was lost."""
+        error = f"handed back: node {claim.node} shut down before the attempt ended"
+        with self._writer.begin() as conn:
+            now = self._now()
+            back = conn.execute(update(jobs).where(fence(claim)).values(
+                status=JobStatus.PENDING.value, updated_at=now.sql,
+                attempts=case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
+                **NO_LEASE))
+            if back.rowcount != 1:
+                return None
+            conn.execute(close_execution(claim, ExecutionStatus.LOST, now, error, None))
+        return Finished(claim.id, claim.owner_id, JobStatus.PENDING)
+
+    def rescue_expired(self, backoff: Callable[[int], float]) -> list[Finished]:
+        """Take every running job whose lease expired, in one conditional UPDATE: its running
+        execution becomes `lost`; the job is pending after backoff(attempts) seconds if
+        attempts remain, else failed."""
+        with self._writer.begin() as conn:
+            now = self._now()
+            taken = conn.execute(rescue_statement(now, skip_locked=self._postgres)).all()
+            if not taken:
+                return []
+            for row in taken:
+                if row.status == JobStatus.PENDING.value:
+                    # Per-job jitter; unseen by others until the commit, like the take.
+                    conn.execute(update(jobs).where(jobs.c.id == row.id).values(
+                        run_at=now.plus(backoff(row.attempts)), updated_at=now.sql))
+            conn.execute(update(executions).where(
+                executions.c.job_id.in_([row.id for row in taken]),
+                executions.c.status == ExecutionStatus.RUNNING.value,
+            ).values(closed_values(ExecutionStatus.LOST, now, lost_error(executions.c.node))))
+        return [Finished(row.id, row.owner_id, JobStatus(row.status)) for row in taken]
+
+    # -- nodes --------------------------------------------------------------------------------
+
+    def register_node(self, info: NodeInfo, lease_seconds: int) -> None:
+        """Create or revive this node's row; on SQLite refuse a second live node.
+
+        The first registration of a name through this store is a new process (incarnation):
+        its row's started_at moves to now, and jobs still running under the name belong to
+        an earlier process of that name, so their leases end now and heartbeats (which
+        renew only jobs claimed since started_at) leave them to rescue. A later
+        registration by the same process (a resync after a store outage) keeps both.
+        """
+        new_process = info.name not in self._registered
+        with self._writer.begin() as conn:
+            now = self._now()
+            if not self._postgres:
+                _refuse_second_node(conn, info.name, now)
+            conn.execute(self._upsert_node(info, now, lease_seconds, new_process))
+            if new_process:
+                conn.execute(update(jobs).where(
+                    jobs.c.status == JobStatus.RUNNING.value, jobs.c.node == info.name,
+                ).values(lease_expires_at=now.sql, **LEASE_ONLY))
+        self._registered.add(info.name)
+
+    def _upsert_node(
+        self, info: NodeInfo, now: Instant, lease_seconds: int, new_process: bool
+    ) -> Any:
+        values = {
+            "hostname": info.hostname, "pid": info.pid, "concurrency": info.concurrency,
+            "status": "running", "heartbeat_at": now.sql,
+            "lease_expires_at": now.plus(lease_seconds), "stopped_at": None,
+        }
+        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
+        statement = dialect_insert(nodes).values(name=info.name, started_at=now.sql, **values)
+        if new_process:
+            values["started_at"] = now.sql
+        return statement.on_conflict_do_update(index_elements=[nodes.c.name], set_=values)
+
+    def stop_node(self, node: str) -> None:
+        """Mark this node stopped (graceful exit)."""
+        with self._writer.begin() as conn:
+            now = self._now()
+            conn.execute(update(nodes).where(nodes.c.name == node).values(
+                status="stopped", stopped_at=now.sql))
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def _now(self) -> Instant:
+        """This call's instant (read once, so every statement of the call agrees)."""
+        if self._postgres:
+            # now() is the transaction's start: one value for every statement in it.
+            return Instant(func.now(), None)
+        value = self._clock()
+        return Instant(literal(value, UTCDateTime()), value)
+
+
+# -- claim and node helpers ------------------------------------------------------------
+
+def _refuse_second_node(conn: Connection, name: str, now: Instant) -> None:
+    """SQLite has no row locks to share the queue safely: one live scheduler at a time."""
+    other = conn.scalar(select(nodes.c.name).where(
+        nodes.c.name != name, nodes.c.status.in_(_LIVE_NODE_STATES),
+        nodes.c.lease_expires_at > now.sql,
+    ).limit(1))
+    if other is not None:
+        raise NodeConflict(
+            f"SQLite allows one scheduler; node {other} is running — stop it or use PostgreSQL"
+        )
+
+
+def _insert_executions(conn: Connection, rows: list[Any], node: str) -> dict[int, int]:
+    """One multi-row INSERT of the claimed attempts' executions; job id -> execution id."""
+    params = [
+        {"job_id": row.id, "attempt": row.attempts, "status": ExecutionStatus.RUNNING.value,
+         "node": node, "lease_token": row.lease_token, "started_at": row.started_at,
+         "output": ""}
+        for row in rows
+    ]
+    inserted = conn.execute(
+        insert(executions).returning(
+            executions.c.id, executions.c.job_id, sort_by_parameter_order=True),
+        params,
+    )
+    return {row.job_id: row.id for row in inserted}
+
+
+def _running(conn: Connection) -> int:
+    return conn.scalar(
+        select(func.count()).select_from(jobs).where(jobs.c.status == JobStatus.RUNNING.value)
+    ) or 0
+
+
+def _queued_columns() -> Any:
+    return select(jobs.c.id, jobs.c.priority, jobs.c.deadline, jobs.c.run_at)
+
+
+def _queued(row: Any) -> QueuedJob:
+    return QueuedJob(row.id, Priority(row.priority), row.deadline, row.run_at)
+
+
+def _row_queue_key(row: Any) -> tuple[int, datetime, int]:
+    return queue_key(QueuedJob(row.id, Priority(row.priority), row.deadline, None))
+
+
+def _claimed(row: Any, execution_id: int, node: str) -> ClaimedJob:
+    return ClaimedJob(
+        id=row.id, owner_id=row.owner_id, task=row.task, args=row.args or {},
+        attempt=row.attempts, max_attempts=row.max_attempts,
+        timeout_seconds=row.timeout_seconds, deadline=row.deadline,
+        lease_token=row.lease_token, execution_id=execution_id, node=node,
+        started_at=row.started_at,
+    )
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    batch = list(values)
+    for start in range(0, len(batch), _IN_CHUNK):
+        yield batch[start:start + _IN_CHUNK]
