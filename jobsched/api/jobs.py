@@ -1,0 +1,160 @@
+"""/jobs/api/jobs/…: list, create, read, change, cancel, retry, delete; executions; stats.
+
+Resources parse input, call jobsched.jobs (queries to read, service to change) and return
+the one JSON form from jobsched.jobs.serialize. Bodies are copied field by field from the
+validated payload, never passed on whole.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request, url_for
+from flask_restx import Namespace, Resource
+
+from ..extensions import db
+from ..jobs import queries, service
+from ..jobs.serialize import execution_to_json, job_to_json
+from ..runtime import event_sink, task_registry
+from .auth import authenticated, caller
+from .schemas import (
+    PRIORITIES,
+    STATUSES,
+    error_responses,
+    execution_list,
+    job_in,
+    job_out,
+    job_page,
+    job_patch,
+    stats_out,
+)
+
+ns = Namespace("jobs", path="/jobs", description="Jobs: submit, watch, change, cancel, retry.",
+               decorators=[authenticated])
+
+LIST_PARAMS: dict[str, dict[str, Any]] = {
+    "status": {"description": "Only these statuses (comma-separated).", "type": "array",
+               "items": {"type": "string", "enum": STATUSES}, "collectionFormat": "csv"},
+    "priority": {"description": "Only these priorities (comma-separated).", "type": "array",
+                 "items": {"type": "string", "enum": PRIORITIES}, "collectionFormat": "csv"},
+    "task": {"description": "Only jobs of this task.", "type": "string"},
+    "q": {"description": "Name contains this text (case-insensitive).", "type": "string"},
+    "owner": {"description": "Only this user's jobs (username; for admins, who see all).",
+              "type": "string"},
+    "sort": {"description": "Order: newest first (default), oldest first, earliest deadline, "
+                            "highest priority, or `queue`: the pending jobs in the order the "
+                            "scheduler will run them.",
+             "type": "string", "enum": list(queries.SORTS), "default": queries.DEFAULT_SORT},
+    "page": {"description": "Page number, from 1.", "type": "integer", "minimum": 1,
+             "default": 1},
+    "per_page": {"description": "Jobs per page.", "type": "integer", "minimum": 1,
+                 "maximum": queries.MAX_PER_PAGE, "default": queries.DEFAULT_PER_PAGE},
+}
+JOB_ID = {"job_id": "The job's id."}
+
+
+def _payload(fields: tuple[str, ...]) -> dict[str, Any]:
+    """The allow-listed fields of the (already validated) JSON body."""
+    body = request.get_json()
+    return {key: body[key] for key in fields if key in body}
+
+
+@ns.route("/", strict_slashes=False)
+class JobList(Resource):
+    @ns.doc(params=LIST_PARAMS)
+    @ns.response(200, "One page of jobs.", job_page)
+    @error_responses(ns, 400, 401)
+    def get(self) -> dict[str, Any]:
+        """List the jobs you may see, filtered, sorted and paginated."""
+        query = queries.parse_job_query(request.args)
+        page = queries.list_jobs(db.session, caller(), query)
+        return {"items": [job_to_json(job) for job in page.items], "total": page.total,
+                "page": page.page, "per_page": page.per_page}
+
+    @ns.expect(job_in, validate=True)
+    @ns.response(201, "The new job.", job_out,
+                 headers={"Location": "The job's URL."})
+    @error_responses(ns, 400, 401, 403, 413, 415)
+    def post(self) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Submit a job; it waits in the queue until the scheduler runs it."""
+        job = service.create_job(db.session, caller(), _payload(service.CREATE_FIELDS),
+                                 task_registry(), event_sink())
+        location = url_for("api.job_item", job_id=job.id)
+        return job_to_json(job), 201, {"Location": location}
+
+
+@ns.route("/stats/", strict_slashes=False)
+class JobStats(Resource):
+    @ns.response(200, "Counts and averages over the jobs you may see.", stats_out)
+    @error_responses(ns, 401)
+    def get(self) -> dict[str, Any]:
+        """Summarise the jobs you may see: counts by status and priority, queue, averages."""
+        limit = current_app.config["JOBSCHED_MAX_CONCURRENT_JOBS"]
+        return queries.job_stats(db.session, caller(), limit)
+
+
+@ns.route("/<int:job_id>/", strict_slashes=False, endpoint="job_item")
+@ns.doc(params=JOB_ID)
+class JobItem(Resource):
+    @ns.response(200, "The job.", job_out)
+    @error_responses(ns, 401, 404)
+    def get(self, job_id: int) -> dict[str, Any]:
+        """Read one job."""
+        return job_to_json(service.get_job(db.session, caller(), job_id))
+
+    @ns.expect(job_patch, validate=True)
+    @ns.response(200, "The changed job.", job_out)
+    @error_responses(ns, 400, 401, 403, 404, 409, 413, 415)
+    def put(self, job_id: int) -> dict[str, Any]:
+        """Change a pending job's fields (partial, like PATCH); the queue re-orders at once."""
+        return self._update(job_id)
+
+    @ns.expect(job_patch, validate=True)
+    @ns.response(200, "The changed job.", job_out)
+    @error_responses(ns, 400, 401, 403, 404, 409, 413, 415)
+    def patch(self, job_id: int) -> dict[str, Any]:
+        """Change some of a pending job's fields; the queue re-orders at once."""
+        return self._update(job_id)
+
+    @ns.response(204, "Deleted, with its executions.")
+    @error_responses(ns, 400, 401, 404, 409)
+    def delete(self, job_id: int) -> Response:
+        """Delete a job that is not running, with its executions."""
+        service.delete_job(db.session, caller(), job_id, event_sink())
+        return Response(status=204, mimetype="application/json")  # the API speaks only JSON
+
+    def _update(self, job_id: int) -> dict[str, Any]:
+        job = service.update_job(db.session, caller(), job_id,
+                                 _payload(service.EDITABLE_FIELDS), task_registry(),
+                                 event_sink())
+        return job_to_json(job)
+
+
+@ns.route("/<int:job_id>/cancel/", strict_slashes=False)
+@ns.doc(params=JOB_ID)
+class JobCancel(Resource):
+    @ns.response(200, "The cancelled job.", job_out)
+    @error_responses(ns, 400, 401, 404, 409)
+    def post(self, job_id: int) -> dict[str, Any]:
+        """Cancel a pending or running job; a running one is stopped."""
+        return job_to_json(service.cancel_job(db.session, caller(), job_id, event_sink()))
+
+
+@ns.route("/<int:job_id>/retry/", strict_slashes=False)
+@ns.doc(params=JOB_ID)
+class JobRetry(Resource):
+    @ns.response(200, "The job, pending again.", job_out)
+    @error_responses(ns, 400, 401, 404, 409)
+    def post(self, job_id: int) -> dict[str, Any]:
+        """Retry a failed or cancelled job from attempt 1; earlier executions are kept."""
+        return job_to_json(service.retry_job(db.session, caller(), job_id, event_sink()))
+
+
+@ns.route("/<int:job_id>/executions/", strict_slashes=False)
+@ns.doc(params=JOB_ID)
+class JobExecutions(Resource):
+    @ns.response(200, "The job's attempts, oldest first.", execution_list)
+    @error_responses(ns, 401, 404)
+    def get(self, job_id: int) -> dict[str, Any]:
+        """List a job's executions (one per attempt), oldest first."""
+        job = service.get_job(db.session, caller(), job_id)
+        return {"items": [execution_to_json(e) for e in queries.job_executions(db.session, job)]}

@@ -1,0 +1,239 @@
+"""The API's request and response models, declared once: they validate input and write docs.
+
+Input models are strict: a field they do not name (unknown, or read-only such as `status`)
+is a 400, never silently dropped. Response models describe the dicts that
+jobsched.jobs.serialize builds (a test keeps the two field lists equal).
+Swagger 2.0 has no `null` type, so a field that may be null carries `x-nullable`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_restx import Model, Namespace, fields
+from jsonschema import Draft202012Validator
+
+from ..jobs.errors import ValidationFailed
+from ..jobs.service import NAME_MAX
+from ..scheduler.states import ExecutionStatus, JobStatus, Priority
+
+PRIORITIES = [p.value for p in Priority]
+STATUSES = [s.value for s in JobStatus]
+EXECUTION_STATUSES = [s.value for s in ExecutionStatus]
+TIMESTAMP = "ISO-8601 date and time; without an offset it means UTC. Answers always carry one."
+
+
+class _Nullable:
+    """Mixin: the field may be null (Swagger 2.0 writes that as `x-nullable`)."""
+
+    def schema(self) -> dict[str, Any]:
+        return {**super().schema(), "x-nullable": True}  # type: ignore[misc]
+
+
+class NullableString(_Nullable, fields.String):
+    pass
+
+
+class NullableInteger(_Nullable, fields.Integer):
+    pass
+
+
+class NullableFloat(_Nullable, fields.Float):
+    pass
+
+
+class NullableDateTime(_Nullable, fields.DateTime):
+    pass
+
+
+class AnyJson(_Nullable, fields.Raw):
+    """Any JSON value at all (a task's result): no type constraint."""
+
+    __schema_type__ = None
+
+
+class StrictModel(Model):
+    """A strict input model whose validation names each offending field (SPEC's errors)."""
+
+    def validate(self, data: Any, resolver: Any = None, format_checker: Any = None) -> None:
+        validator = Draft202012Validator(_admitting_null(self.__schema__))
+        errors: dict[str, str] = {}
+        for error in validator.iter_errors(data):
+            for field, message in _field_messages(error, data):
+                errors.setdefault(field, message)
+        if errors:
+            raise ValidationFailed(errors, "Input payload validation failed.")
+
+
+def _admitting_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """The model's schema as JSON Schema proper: `x-nullable` properties also accept null."""
+    properties = {
+        name: {**prop, "type": [prop["type"], "null"]} if prop.get("x-nullable") else prop
+        for name, prop in schema.get("properties", {}).items()
+    }
+    return {**schema, "properties": properties}
+
+
+def _field_messages(error: Any, data: Any) -> list[tuple[str, str]]:
+    """(field, why) pairs for one schema error; unknown fields are named one by one."""
+    if error.validator == "additionalProperties" and isinstance(data, dict):
+        known = error.schema.get("properties", {})
+        return [(key, "Unknown or read-only field.") for key in data if key not in known]
+    if error.validator == "required":
+        return [(str(missing), "Required.") for missing in error.validator_value
+                if isinstance(data, dict) and missing not in data]
+    path = ".".join(str(part) for part in error.absolute_path)
+    return [(path or "body", _message(error))]
+
+
+def _message(error: Any) -> str:
+    if error.validator == "type" and not error.absolute_path:
+        return "Send a JSON object."
+    return error.message[:300]
+
+
+def _editable(name_required: bool) -> dict[str, fields.Raw]:
+    """The fields a user sets on a job (SPEC §6), shared by create and update."""
+    return {
+        "name": fields.String(required=name_required, min_length=1, max_length=NAME_MAX,
+                              example="Nightly report"),
+        "description": fields.String(example=""),
+        "args": fields.Raw(description="Arguments, checked against the task's args_schema "
+                                       "(GET /jobs/api/tasks/).", example={"seconds": 5}),
+        "priority": fields.String(enum=PRIORITIES),
+        "deadline": NullableDateTime(description=TIMESTAMP),
+        "run_at": NullableDateTime(description="Not started before this time. " + TIMESTAMP),
+        "max_attempts": fields.Integer(min=1, max=25),
+        "timeout_seconds": fields.Integer(min=1, max=86400),
+    }
+
+
+job_in = StrictModel("JobIn", {
+    "task": fields.String(description="A registered task's name.", default="sleep",
+                          example="sleep"),
+    **_editable(name_required=True),
+}, strict=True)
+
+job_patch = StrictModel("JobPatch", _editable(name_required=False), strict=True)
+
+
+def _out(field: type[fields.Raw], **kwargs: Any) -> fields.Raw:
+    """A response field: always present, never written by clients."""
+    return field(required=True, readonly=True, **kwargs)
+
+
+job_out = Model("Job", {
+    "id": _out(fields.Integer),
+    "name": _out(fields.String),
+    "description": _out(fields.String),
+    "task": _out(fields.String),
+    "args": _out(fields.Raw),
+    "priority": _out(fields.String, enum=PRIORITIES),
+    "deadline": _out(NullableDateTime),
+    "run_at": _out(NullableDateTime),
+    "status": _out(fields.String, enum=STATUSES),
+    "attempts": _out(fields.Integer, description="Attempts started so far."),
+    "max_attempts": _out(fields.Integer),
+    "timeout_seconds": _out(fields.Integer),
+    "progress": _out(NullableInteger, min=0, max=100),
+    "result": _out(AnyJson, description="The task's return value."),
+    "error": _out(NullableString, description="The last failure's message."),
+    "owner": _out(fields.String, description="The owner's username."),
+    "created_at": _out(fields.DateTime),
+    "updated_at": _out(fields.DateTime),
+    "started_at": _out(NullableDateTime),
+    "finished_at": _out(NullableDateTime),
+    "deadline_missed": _out(fields.Boolean, description="Finished (or still unfinished) "
+                                                        "after its deadline."),
+})
+
+job_page = Model("JobPage", {
+    "items": _out(fields.List, cls_or_instance=fields.Nested(job_out)),
+    "total": _out(fields.Integer),
+    "page": _out(fields.Integer),
+    "per_page": _out(fields.Integer),
+})
+
+execution_out = Model("Execution", {
+    "id": _out(fields.Integer),
+    "attempt": _out(fields.Integer),
+    "status": _out(fields.String, enum=EXECUTION_STATUSES),
+    "node": _out(fields.String, description="The scheduler that ran it (--node)."),
+    "started_at": _out(fields.DateTime),
+    "finished_at": _out(NullableDateTime),
+    "duration_seconds": _out(NullableFloat),
+    "output": _out(fields.String, description="What the task logged (the last 64 KiB)."),
+    "error": _out(NullableString, description="Message and traceback."),
+})
+
+execution_list = Model("ExecutionList", {
+    "items": _out(fields.List, cls_or_instance=fields.Nested(execution_out)),
+})
+
+task_out = Model("Task", {
+    "name": _out(fields.String),
+    "description": _out(fields.String),
+    "args_schema": _out(fields.Raw, description="JSON Schema of the task's args."),
+    "admin_only": _out(fields.Boolean),
+})
+
+task_list = Model("TaskList", {"items": _out(fields.List, cls_or_instance=fields.Nested(task_out))})
+
+status_counts = Model("StatusCounts", {s: _out(fields.Integer) for s in STATUSES})
+priority_counts = Model("PriorityCounts", {p: _out(fields.Integer) for p in PRIORITIES})
+
+stats_out = Model("Stats", {
+    "total": _out(fields.Integer),
+    "by_status": _out(fields.Nested, model=status_counts),
+    "by_priority": _out(fields.Nested, model=priority_counts),
+    "running": _out(fields.Integer),
+    "queued": _out(fields.Integer, description="Pending jobs eligible to run now."),
+    "max_concurrent": _out(fields.Integer),
+    "avg_wait_seconds": _out(NullableFloat, description="Creation to start, started jobs."),
+    "avg_run_seconds": _out(NullableFloat, description="Start to finish, finished jobs."),
+    "deadline_missed": _out(fields.Integer),
+})
+
+token_in = StrictModel("TokenRequest", {
+    "username": fields.String(required=True, example="alice"),
+    "password": fields.String(required=True, example="correct-horse"),
+    "name": fields.String(max_length=100, description="A label for the account page."),
+}, strict=True)
+
+token_out = Model("Token", {
+    "token": _out(fields.String, description="Send as 'Authorization: Bearer <token>'."),
+})
+
+error_out = Model("Error", {
+    "message": _out(fields.String),
+    "errors": _out(fields.Raw, description="Field name -> why it was refused.",
+                   example={"name": "Required."}),
+})
+
+MODELS = (
+    job_in, job_patch, job_out, job_page, execution_out, execution_list, task_out, task_list,
+    status_counts, priority_counts, stats_out, token_in, token_out, error_out,
+)
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad input (the errors name the fields), or a missing X-CSRFToken header on a "
+         "cookie-authenticated change.",
+    401: "Not authenticated: log in, or send 'Authorization: Bearer <token>'.",
+    403: "Forbidden, e.g. an admin-only task.",
+    404: "No such job, or not yours.",
+    409: "The job's state does not allow this.",
+    413: "Body over 1 MiB.",
+    415: "The body is not JSON (Content-Type must be application/json).",
+    429: "Too many failed attempts; wait a minute.",
+}
+
+
+def error_responses(ns: Namespace, *codes: int) -> Callable[[Callable], Callable]:
+    """Document each of `codes` as an error response of the decorated operation."""
+
+    def decorate(func: Callable) -> Callable:
+        for code in codes:
+            func = ns.response(code, ERROR_DESCRIPTIONS[code], error_out)(func)
+        return func
+
+    return decorate

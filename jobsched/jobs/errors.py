@@ -1,0 +1,31 @@
+"""What job reads and changes can refuse; the API maps each to a status, pages to a message.
+
+InvalidTransition (jobsched.scheduler.states) is the fourth: a lifecycle move the state table
+does not allow.
+"""
+from __future__ import annotations
+
+
+class JobNotFound(LookupError):
+    """No such job, or not one the caller may see: the two are indistinguishable (404)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"Job {job_id} not found.")
+        self.job_id = job_id
+
+
+class ValidationFailed(ValueError):
+    """Input that breaks a rule; `errors` maps each field to why (400)."""
+
+    def __init__(self, errors: dict[str, str], message: str = "Invalid input.") -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class Forbidden(PermissionError):
+    """The caller may see this but not do it, e.g. a non-admin asking for an admin task (403)."""
+
+
+class WrongState(Exception):
+    """A change that only a job in another state allows, e.g. editing a running job (409)."""

@@ -1,0 +1,249 @@
+"""Reading jobs: who may see which, the list's filters, sorts and pages, and the stats.
+
+Every read starts from `visible_jobs(user)`, so "not yours" and "missing" look the same.
+Stats are aggregates computed by the database (GROUP BY over indexed columns); no job row is
+loaded into Python for them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Float, Select, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from ..models import Execution, Job, User
+from ..scheduler.states import FINISHED, JobStatus, Priority
+from .errors import ValidationFailed
+from .queue_sql import ELIGIBLE, QUEUE_ORDER, db_now
+
+# Ids are 32-bit on PostgreSQL; a larger one cannot exist (and must not reach the driver).
+MAX_ID = 2**31 - 1
+MAX_PER_PAGE = 200
+DEFAULT_PER_PAGE = 50
+DEFAULT_SORT = "-created_at"
+
+# sort=queue lists pending jobs as the scheduler will take them: the eligible ones in its
+# exact order (QUEUE_ORDER, the claim's own ORDER BY), then those waiting for their run_at.
+_WAITING_LAST = case((ELIGIBLE, 0), else_=1)
+_WAITING_UNTIL = case((ELIGIBLE, None), else_=Job.run_at)
+SORTS: dict[str, tuple[Any, ...]] = {
+    "-created_at": (Job.created_at.desc(), Job.id.desc()),
+    "created_at": (Job.created_at.asc(), Job.id.asc()),
+    "deadline": (Job.deadline.asc().nulls_last(), Job.id.asc()),
+    "priority": (Job.priority_rank.asc(), Job.id.asc()),
+    "queue": (_WAITING_LAST, _WAITING_UNTIL.asc(), *QUEUE_ORDER),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """A parsed list request (SPEC §6 query parameters)."""
+
+    status: tuple[str, ...] = ()
+    priority: tuple[str, ...] = ()
+    task: str | None = None
+    q: str | None = None
+    owner: str | None = None
+    sort: str = DEFAULT_SORT
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list, with the number of matches over all pages."""
+
+    items: list[Job]
+    total: int
+    page: int
+    per_page: int
+
+
+def parse_job_query(args: Mapping[str, str]) -> JobQuery:
+    """Parse list parameters; every bad one is reported at once (ValidationFailed, 400)."""
+    # A misspelt filter (`?stauts=failed`) must not quietly list everything.
+    errors = {name: "Unknown query parameter." for name in args if name not in _PARAMETERS}
+    values: dict[str, Any] = {}
+    for name, parse in _PARAMETERS.items():
+        raw = args.get(name)
+        if raw is None:
+            continue
+        try:
+            values[name] = parse(raw)
+        except ValueError as error:
+            errors[name] = str(error)
+    if errors:
+        raise ValidationFailed(errors, "Invalid query parameters.")
+    return JobQuery(**values)
+
+
+def _choices(label: str, allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    def parse(raw: str) -> tuple[str, ...]:
+        picked = tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+        unknown = [p for p in picked if p not in allowed]
+        if unknown:
+            raise ValueError(f"Unknown {label} {unknown[0]!r}; use {', '.join(allowed)}.")
+        return picked
+
+    return parse
+
+
+def _int_between(low: int, high: int | None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"Must be an integer, not {raw[:50]!r}.") from None
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"Must be at least {low}." if high is None
+                             else f"Must be between {low} and {high}.")
+        return value
+
+    return parse
+
+
+def _sort(raw: str) -> str:
+    if raw not in SORTS:
+        raise ValueError(f"Unknown sort {raw[:50]!r}; use {', '.join(SORTS)}.")
+    return raw
+
+
+_PARAMETERS: dict[str, Callable[[str], Any]] = {
+    "status": _choices("status", tuple(s.value for s in JobStatus)),
+    "priority": _choices("priority", tuple(p.value for p in Priority)),
+    "task": str,
+    "q": str,
+    "owner": str,
+    "sort": _sort,
+    "page": _int_between(1, None),
+    "per_page": _int_between(1, MAX_PER_PAGE),
+}
+
+
+def visible_jobs(user: User | None) -> Select[tuple[Job]]:
+    """The jobs `user` may see: their own, or every job for an admin (and for None: the
+    system's view, used by the real-time layer for the admins' room)."""
+    return _scoped(select(Job), user)
+
+
+def _scoped(query: Select[Any], user: User | None) -> Select[Any]:
+    """`query` limited to the jobs `user` may see."""
+    if user is not None and not user.is_admin:
+        query = query.where(Job.owner_id == user.id)
+    return query
+
+
+def find_visible_job(session: Session, user: User | None, job_id: int) -> Job | None:
+    """The job if it exists and `user` may see it; None for missing and for not yours alike."""
+    if not 1 <= job_id <= MAX_ID:
+        return None
+    return session.scalar(visible_jobs(user).where(Job.id == job_id))
+
+
+def list_jobs(session: Session, user: User | None, query: JobQuery) -> Page:
+    """One page of the visible jobs matching `query`, and how many match in all."""
+    selected = _filtered(visible_jobs(user), query)
+    total = session.scalar(selected.with_only_columns(func.count(Job.id)).order_by(None)) or 0
+    offset = (query.page - 1) * query.per_page
+    items: list[Job] = []
+    if offset < total:  # a page past the end needs no query (and no huge OFFSET)
+        page = selected.order_by(*SORTS[query.sort]).offset(offset).limit(query.per_page)
+        items = list(session.scalars(page))
+    return Page(items, total, query.page, query.per_page)
+
+
+def _filtered(selected: Select[tuple[Job]], query: JobQuery) -> Select[tuple[Job]]:
+    if query.status:
+        selected = selected.where(Job.status.in_(query.status))
+    if query.priority:
+        selected = selected.where(Job.priority.in_(query.priority))
+    if query.task:
+        selected = selected.where(Job.task == query.task)
+    if query.q:
+        selected = selected.where(Job.name.ilike(f"%{_escape_like(query.q)}%", escape="\\"))
+    if query.owner:
+        owner_id = select(User.id).where(func.lower(User.username) == query.owner.lower())
+        selected = selected.where(Job.owner_id == owner_id.scalar_subquery())
+    if query.sort == "queue":  # only pending jobs are in the queue
+        selected = selected.where(Job.status == JobStatus.PENDING.value)
+    return selected
+
+
+def _escape_like(text: str) -> str:
+    """`text` matched literally inside LIKE: its wildcards and the escape itself escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def job_executions(session: Session, job: Job) -> list[Execution]:
+    """The job's attempts, oldest first."""
+    return list(session.scalars(
+        select(Execution).where(Execution.job_id == job.id).order_by(Execution.id)
+    ))
+
+
+class seconds_between(FunctionElement[float]):
+    """Seconds from the first datetime column to the second, computed by the database."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_postgresql(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[str, Any]:
+    """SPEC §6 stats over the jobs `user` may see (None: all), in two aggregate queries."""
+    by_status = {s.value: 0 for s in JobStatus}
+    by_priority = {p.value: 0 for p in Priority}
+    for status, priority, count in session.execute(_count_query(user)):
+        by_status[status] = by_status.get(status, 0) + count
+        by_priority[priority] = by_priority.get(priority, 0) + count
+    wait, run, missed, queued = session.execute(_figures_query(user)).one()
+    return {
+        "total": sum(by_status.values()),
+        "by_status": by_status,
+        "by_priority": by_priority,
+        "running": by_status[JobStatus.RUNNING.value],
+        "queued": int(queued or 0),
+        "max_concurrent": max_concurrent,
+        "avg_wait_seconds": _seconds(wait),
+        "avg_run_seconds": _seconds(run),
+        "deadline_missed": int(missed or 0),
+    }
+
+
+def _count_query(user: User | None) -> Select[Any]:
+    """Jobs per (status, priority): served by the (status, priority) index."""
+    query = select(Job.status, Job.priority, func.count()).group_by(Job.status, Job.priority)
+    return _scoped(query, user)
+
+
+def _figures_query(user: User | None) -> Select[Any]:
+    """Average wait and run, deadlines missed, and the eligible queue, in one pass."""
+    unfinished = Job.status.not_in([s.value for s in FINISHED])
+    missed = Job.deadline_missed | (unfinished & (Job.deadline < db_now()))
+    ran = Job.finished_at.is_not(None)
+    query = select(
+        func.avg(seconds_between(Job.created_at, Job.started_at)),
+        func.avg(case((ran, seconds_between(Job.started_at, Job.finished_at)))),
+        func.sum(case((missed, 1), else_=0)),
+        func.sum(case((ELIGIBLE, 1), else_=0)),
+    ).select_from(Job)
+    return _scoped(query, user)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)

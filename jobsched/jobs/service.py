@@ -1,0 +1,337 @@
+"""Changing jobs: create, update, cancel, retry and delete (SPEC §4 lifecycle, §6 rules).
+
+Web pages and the API both call these. Each function owns its transaction: it checks its
+input, starts a write transaction (BEGIN IMMEDIATE on SQLite, so a busy scheduler makes it
+wait rather than fail), decides from the job's current state with the state table, writes
+with a conditional statement that re-checks that state (a scheduler may claim or finish the
+job meanwhile), commits, and only then publishes the fact to the event sink.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, update
+from sqlalchemy.orm import Session
+
+from ..database import IMMEDIATE
+from ..models import Execution, Job, User
+from ..scheduler.events import EventSink, JobChanged, JobDeleted
+from ..scheduler.registry import Task, TaskRegistry, UnknownTask
+from ..scheduler.states import (
+    FINISHED,
+    ExecutionStatus,
+    InvalidTransition,
+    JobStatus,
+    Priority,
+    transition,
+)
+from .errors import Forbidden, JobNotFound, ValidationFailed, WrongState
+from .queries import find_visible_job, seconds_between
+from .queue_sql import db_now
+from .serialize import parse_datetime
+
+# What a user may set (SPEC §6): everything else on a job belongs to the scheduler.
+EDITABLE_FIELDS = (
+    "name", "description", "args", "priority", "deadline", "run_at", "max_attempts",
+    "timeout_seconds",
+)
+CREATE_FIELDS = ("task", *EDITABLE_FIELDS)
+DEFAULTS: dict[str, Any] = {
+    "description": "", "task": "sleep", "args": {}, "priority": Priority.MEDIUM.value,
+    "deadline": None, "run_at": None, "max_attempts": 3, "timeout_seconds": 3600,
+}
+NAME_MAX = 200
+# A conditional write that lost a race re-reads the job and decides again, a few times.
+_RACE_ATTEMPTS = 5
+
+Decide = Callable[[Job], dict[str, Any]]
+
+
+def get_job(session: Session, user: User, job_id: int) -> Job:
+    """The job if `user` may see it; JobNotFound for missing and not yours alike."""
+    job = find_visible_job(session, user, job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+def create_job(
+    session: Session, user: User, data: Mapping[str, Any], registry: TaskRegistry,
+    sink: EventSink,
+) -> Job:
+    """Create a pending job owned by `user` from the allowed fields of `data`."""
+    values = clean_fields({**DEFAULTS, **data}, CREATE_FIELDS, required=("name",))
+    task = task_for(registry, user, values["task"])
+    values["args"] = checked_args(registry, task, values["args"])
+    with _write_transaction(session):
+        job = Job(owner_id=user.id, status=JobStatus.PENDING.value, **values)
+        session.add(job)
+        session.commit()
+    sink.publish(JobChanged(job.id, job.owner_id))
+    return job
+
+
+def update_job(
+    session: Session, user: User, job_id: int, changes: Mapping[str, Any],
+    registry: TaskRegistry, sink: EventSink,
+) -> Job:
+    """Change the editable fields of a pending job (any other state: WrongState, 409)."""
+    values = clean_fields(changes, EDITABLE_FIELDS)
+
+    def decide(job: Job) -> dict[str, Any]:
+        if job.status != JobStatus.PENDING.value:
+            raise WrongState(f"Only a pending job can be changed; this one is {job.status}.")
+        final = dict(values)
+        task = task_for(registry, user, job.task)
+        if "args" in final:  # the task stays; its schema judges the new args
+            final["args"] = checked_args(registry, task, final["args"])
+        return final
+
+    return _change(session, user, job_id, decide, sink)
+
+
+def cancel_job(session: Session, user: User, job_id: int, sink: EventSink) -> Job:
+    """Cancel a pending or running job. A running one loses its lease at once: its execution
+    closes as cancelled here, and its scheduler sees the lease gone and stops the attempt."""
+
+    def decide(job: Job) -> dict[str, Any]:
+        transition(job.status, JobStatus.CANCELLED)  # finished jobs: InvalidTransition
+        if job.status == JobStatus.RUNNING.value:
+            _close_execution(session, job, f"cancelled by {user.username}")
+        return {
+            "status": JobStatus.CANCELLED.value, "finished_at": db_now(),
+            "deadline_missed": Job.deadline_missed | _past_deadline(),
+            "node": None, "lease_token": None, "lease_expires_at": None,
+        }
+
+    return _change(session, user, job_id, decide, sink)
+
+
+def retry_job(session: Session, user: User, job_id: int, sink: EventSink) -> Job:
+    """Put a failed or cancelled job back in the queue with a fresh set of attempts; its
+    earlier executions stay in the history."""
+
+    def decide(job: Job) -> dict[str, Any]:
+        current = JobStatus(job.status)
+        if current not in FINISHED:  # running -> pending is the scheduler's move, not a user's
+            raise InvalidTransition(current, JobStatus.PENDING)
+        transition(current, JobStatus.PENDING)  # completed jobs: InvalidTransition
+        return {
+            "status": JobStatus.PENDING.value, "attempts": 0, "error": None, "result": None,
+            "progress": None, "finished_at": None, "deadline_missed": False,
+        }
+
+    return _change(session, user, job_id, decide, sink)
+
+
+def delete_job(session: Session, user: User, job_id: int, sink: EventSink) -> None:
+    """Delete a job that is not running, with its executions."""
+    for _ in range(_RACE_ATTEMPTS):
+        with _write_transaction(session):
+            job = get_job(session, user, job_id)
+            if job.status == JobStatus.RUNNING.value:
+                raise WrongState("A running job cannot be deleted; cancel it first.")
+            owner_id = job.owner_id
+            session.execute(delete(Execution).where(Execution.job_id == job_id))
+            if _write(session, delete(Job).where(_unchanged(job))):
+                session.commit()
+                sink.publish(JobDeleted(job_id, owner_id))
+                return
+            session.rollback()
+    raise WrongState("The job kept changing while it was being deleted; try again.")
+
+
+def _change(session: Session, user: User, job_id: int, decide: Decide, sink: EventSink) -> Job:
+    """Write `decide(job)`'s values to the job if it is still as `decide` saw it, then publish.
+
+    `decide` raises (InvalidTransition, WrongState, ...) to refuse. A lost race (the job
+    moved between the read and the write) rolls back and decides again on the new state.
+    """
+    for _ in range(_RACE_ATTEMPTS):
+        with _write_transaction(session):
+            job = get_job(session, user, job_id)
+            values = decide(job)
+            if _write(session, update(Job).where(_unchanged(job)).values(**values)):
+                session.commit()  # expires `job`: it reloads as committed on next access
+                sink.publish(JobChanged(job.id, job.owner_id))
+                return job
+            session.rollback()
+    raise WrongState("The job kept changing; try again.")
+
+
+@contextmanager
+def _write_transaction(session: Session) -> Iterator[None]:
+    """This call's own write transaction (ending whatever the request read before it); a
+    refusal raised inside rolls it back at once, releasing SQLite's write lock."""
+    session.commit()
+    session.connection(execution_options=IMMEDIATE)
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _write(session: Session, statement: Any) -> bool:
+    """Run a conditional UPDATE/DELETE of one job; True when it matched that job."""
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return result.rowcount == 1
+
+
+def _unchanged(job: Job) -> ColumnElement[bool]:
+    """The job still in the state it was read in: same status and same lease (attempt)."""
+    lease = (Job.lease_token.is_(None) if job.lease_token is None
+             else Job.lease_token == job.lease_token)
+    return (Job.id == job.id) & (Job.status == job.status) & lease
+
+
+def _past_deadline() -> ColumnElement[bool]:
+    return Job.deadline.is_not(None) & (Job.deadline < db_now())
+
+
+def _close_execution(session: Session, job: Job, error: str) -> None:
+    """Close the running attempt's execution as cancelled (fenced by its lease token)."""
+    session.execute(update(Execution).where(
+        Execution.job_id == job.id, Execution.status == ExecutionStatus.RUNNING.value,
+        Execution.lease_token == job.lease_token,
+    ).values(
+        status=ExecutionStatus.CANCELLED.value, finished_at=db_now(), error=error,
+        duration_seconds=seconds_between(Execution.started_at, db_now()),
+    ), execution_options={"synchronize_session": False})
+
+
+# -- input ------------------------------------------------------------------------------------
+
+
+def task_for(registry: TaskRegistry, user: User, name: str) -> Task:
+    """The registered task `name` if `user` may run it (unknown: 400; admin-only: 403)."""
+    try:
+        task = registry.get(name)
+    except UnknownTask:
+        raise ValidationFailed({"task": f"Unknown task {name!r}."}, "Invalid job.") from None
+    if task.admin_only and not user.is_admin:
+        raise Forbidden(f"Only an administrator may run {name!r} jobs.")
+    return task
+
+
+def checked_args(registry: TaskRegistry, task: Task, args: dict[str, Any]) -> dict[str, Any]:
+    """`args` validated against the task's schema (field-level errors), defaults filled in."""
+    errors = registry.validate_args(task.name, args)
+    if errors:
+        fields = {(k if k == "args" else f"args.{k}"): v for k, v in errors.items()}
+        raise ValidationFailed(fields, f"Invalid args for task {task.name!r}.")
+    return registry.with_defaults(task.name, args)
+
+
+def clean_fields(
+    data: Mapping[str, Any], allowed: tuple[str, ...], required: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Allowed fields of `data`, checked and normalised; every problem reported at once."""
+    errors = {key: "Unknown or read-only field." for key in data if key not in allowed}
+    errors.update({key: "Required." for key in required if data.get(key) is None})
+    cleaned: dict[str, Any] = {}
+    for key in allowed:
+        if key in data and key not in errors:
+            try:
+                cleaned[key] = _CLEANERS[key](data[key])
+            except ValueError as error:
+                errors[key] = str(error)
+    if errors:
+        raise ValidationFailed(errors, "Invalid job.")
+    return cleaned
+
+
+def _name(value: Any) -> str:
+    name = _text(value).strip()
+    if not 1 <= len(name) <= NAME_MAX:
+        raise ValueError(f"Use 1–{NAME_MAX} characters.")
+    return name
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    problem = storable_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _task_name(value: Any) -> str:
+    return _text(value).strip()
+
+
+def _args(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("Must be a JSON object.")
+    problem = storable_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _priority(value: Any) -> str:
+    allowed = [p.value for p in Priority]
+    if value not in allowed:
+        raise ValueError(f"Use one of {', '.join(allowed)}.")
+    return str(value)
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    def clean(value: Any) -> int:
+        integral = isinstance(value, float) and value.is_integer()
+        if isinstance(value, bool) or not (isinstance(value, int) or integral):
+            raise ValueError("Must be an integer.")
+        if not low <= value <= high:
+            raise ValueError(f"Must be between {low} and {high}.")
+        return int(value)
+
+    return clean
+
+
+_CLEANERS: dict[str, Callable[[Any], Any]] = {
+    "name": _name,
+    "description": _text,
+    "task": _task_name,
+    "args": _args,
+    "priority": _priority,
+    "deadline": parse_datetime,
+    "run_at": parse_datetime,
+    "max_attempts": _int_between(1, 25),
+    "timeout_seconds": _int_between(1, 86400),
+}
+
+
+def storable_problem(value: Any) -> str | None:
+    """Why a JSON value cannot be stored as is (both databases), or None.
+
+    Text must be valid Unicode without NUL (PostgreSQL refuses both) and numbers finite
+    (JSON has no NaN or Infinity). Walked without recursion, so depth costs no stack.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "Text may not contain NUL characters."
+            if not item.isascii() and not _encodable(item):
+                return "Text must be valid Unicode (no lone surrogates)."
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "Numbers must be finite."
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
