@@ -99,15 +99,19 @@ def cancel_job(session: Session, user: User, job_id: int, sink: EventSink) -> Jo
 
     def decide(job: Job) -> dict[str, Any]:
         transition(job.status, JobStatus.CANCELLED)  # finished jobs: InvalidTransition
-        if job.status == JobStatus.RUNNING.value:
-            _close_execution(session, job, f"cancelled by {user.username}")
         return {
             "status": JobStatus.CANCELLED.value, "finished_at": db_now(),
             "deadline_missed": Job.deadline_missed | _past_deadline(),
             "node": None, "lease_token": None, "lease_expires_at": None,
         }
 
-    return _change(session, user, job_id, decide, sink)
+    def close_attempt(job: Job) -> None:
+        # After the job row is written (and so locked), like the scheduler's own writes:
+        # the same lock order everywhere means no deadlock between a cancel and a finish.
+        if job.status == JobStatus.RUNNING.value:
+            _close_execution(session, job, f"cancelled by {user.username}")
+
+    return _change(session, user, job_id, decide, sink, after_write=close_attempt)
 
 
 def retry_job(session: Session, user: User, job_id: int, sink: EventSink) -> Job:
@@ -144,17 +148,23 @@ def delete_job(session: Session, user: User, job_id: int, sink: EventSink) -> No
     raise WrongState("The job kept changing while it was being deleted; try again.")
 
 
-def _change(session: Session, user: User, job_id: int, decide: Decide, sink: EventSink) -> Job:
+def _change(
+    session: Session, user: User, job_id: int, decide: Decide, sink: EventSink,
+    after_write: Callable[[Job], None] | None = None,
+) -> Job:
     """Write `decide(job)`'s values to the job if it is still as `decide` saw it, then publish.
 
     `decide` raises (InvalidTransition, WrongState, ...) to refuse. A lost race (the job
     moved between the read and the write) rolls back and decides again on the new state.
+    `after_write(job)` runs in the same transaction, with `job` still as it was read.
     """
     for _ in range(_RACE_ATTEMPTS):
         with _write_transaction(session):
             job = get_job(session, user, job_id)
             values = decide(job)
             if _write(session, update(Job).where(_unchanged(job)).values(**values)):
+                if after_write is not None:
+                    after_write(job)
                 session.commit()  # expires `job`: it reloads as committed on next access
                 sink.publish(JobChanged(job.id, job.owner_id))
                 return job
