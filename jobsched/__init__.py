@@ -71,16 +71,20 @@ def socketio_async_mode(app: Flask) -> str:
 def register_blueprints(app: Flask) -> None:
     from . import favicon, health, security
     from .account import bp as account_bp
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .jobs import bp as jobs_bp
+    from .metrics import bp as metrics_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(favicon.bp)
+    app.register_blueprint(metrics_bp)
     csrf.exempt(api_bp)  # the API checks X-CSRFToken itself, for cookie-authenticated calls
     security.init_security(app)
 

@@ -1,32 +1,52 @@
-"""Flask CLI commands: create-user, run-scheduler."""
+"""Flask CLI commands: create-user, run-scheduler, prune-jobs."""
 from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
 
+if TYPE_CHECKING:
+    from .metrics.server import MetricsServer
+
+
+def _log_to_stderr(app: Flask) -> None:
+    """One line per event on stderr, as text or JSON (JOBSCHED_LOG_FORMAT); Flask's own
+    handler is removed, or each record would be printed twice (logging_setup.py)."""
+    from .logging_setup import configure_logging
+
+    configure_logging(app, level=logging.INFO)
+
 
 def init_commands(app: Flask) -> None:
     from .auth.commands import create_user
+    from .jobs.commands import prune_jobs_command
 
     app.cli.add_command(create_user)
     app.cli.add_command(run_scheduler)
+    app.cli.add_command(prune_jobs_command)
 
 
 @click.command("run-scheduler")
 @click.option("--concurrency", type=click.IntRange(1, 10_000), default=None,
               help="Jobs this process runs at once (default: JOBSCHED_MAX_CONCURRENT_JOBS).")
 @click.option("--node", "name", default=None, help="Node name (default: host:pid).")
-def run_scheduler(concurrency: int | None, name: str | None) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65_535), default=None,
+              help="Serve this process's Prometheus metrics on this port (default: off).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the metrics port listens on.")
+def run_scheduler(concurrency: int | None, name: str | None, metrics_port: int | None,
+                  metrics_host: str) -> None:
     """Run a scheduler until SIGTERM/SIGINT (a second signal stops at once)."""
     from .realtime.emitter import external_sink
     from .runner import build_service, install_stop_signals
     from .scheduler.store import NodeConflict
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = current_app._get_current_object()
+    metrics = _serve_metrics(metrics_port, metrics_host)
+    _log_to_stderr(app)
     sink = external_sink(app)
     service = build_service(app, sink, name=name, concurrency=concurrency)
     install_stop_signals(service)
@@ -39,4 +59,20 @@ def run_scheduler(concurrency: int | None, name: str | None) -> None:
         sys.exit(1)
     finally:
         sink.close()
+        if metrics is not None:
+            metrics.close()
     click.echo(f"scheduler {service.node.name} stopped")
+
+
+def _serve_metrics(port: int | None, host: str) -> MetricsServer | None:
+    """Start the metrics endpoint (before anything else, so a taken port fails fast)."""
+    if port is None:
+        return None
+    from .metrics.server import serve_metrics
+
+    try:
+        server = serve_metrics(port, host)
+    except OSError as error:
+        raise click.ClickException(f"cannot serve metrics on {host}:{port}: {error}") from None
+    click.echo(f"metrics on http://{host}:{server.port}/metrics")
+    return server

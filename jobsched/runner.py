@@ -14,7 +14,10 @@ from flask import Flask
 
 from .extensions import db
 from .jobs.listener import JobListener
+from .jobs.retention import retention_chore
 from .jobs.store import SqlJobStore
+from .metrics.metered import MeteredStore
+from .metrics.process import process_metrics
 from .runtime import add_audience, event_sink, task_registry
 from .scheduler.events import Event, EventSink, FanOutSink, JobDeleted
 from .scheduler.node import Offload, SchedulerNode, start_thread
@@ -100,13 +103,17 @@ def build_service(
     with app.app_context():
         engine = db.engine
     limit = config["JOBSCHED_MAX_CONCURRENT_JOBS"]
+    # The store records this process's scheduler metrics (metrics/metered.py).
+    store = MeteredStore(SqlJobStore(engine), process_metrics())
     node = SchedulerNode(
-        SqlJobStore(engine), task_registry(app), sink, name=name,
+        store, task_registry(app), sink, name=name,
         concurrency=concurrency or limit, limit=limit,
         lease_seconds=config["JOBSCHED_LEASE_SECONDS"],
         grace_seconds=config["JOBSCHED_SHUTDOWN_GRACE_SECONDS"],
         reconcile_seconds=config["JOBSCHED_RECONCILE_SECONDS"],
         spawn=spawn, offload=offload,
+        housekeeping=retention_chore(engine, config.get("JOBSCHED_RETENTION_DAYS"), sink,
+                                     spawn=spawn),
     )
     listener = None
     if engine.dialect.name == "postgresql":

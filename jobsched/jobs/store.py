@@ -12,7 +12,7 @@ The API's `sort=queue` orders by `QUEUE_ORDER` and filters by `ELIGIBLE`, exactl
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from ..scheduler.states import ExecutionStatus, JobStatus, Priority
 from ..scheduler.store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
 from .lease_sql import (
     LEASE_ONLY, NO_LEASE, OUTPUT_LIMIT_BYTES, close_execution, closed_values, fence,
-    job_end_values, lost_error, next_status, registered_at, rescue_statement, tail_output
+    job_end_values, lost_error, next_status, rescue_statement, tail_output
 )
 from .queue_sql import ELIGIBLE, QUEUE_ORDER, Instant, db_now, eligible, executions, jobs, nodes
 
@@ -123,7 +123,7 @@ class SqlJobStore:
             room = min(max_claims, limit - _running(conn))
             if room <= 0:
                 return []
-            now = self._now()
+            now = self._now(after_lock=True)
             started = conn.execute(self._claim_statement(ids, node, room, now, lease_seconds))
             rows = sorted(started.all(), key=_row_queue_key)
             execution_ids = _insert_executions(conn, rows, node) if rows else {}
@@ -156,7 +156,7 @@ class SqlJobStore:
         ).returning(
             jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts,
             jobs.c.max_attempts, jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority,
-            jobs.c.lease_token, jobs.c.started_at,
+            jobs.c.lease_token, jobs.c.started_at, jobs.c.created_at, jobs.c.run_at,
         )
 
     def _new_token(self) -> ColumnElement[str]:
@@ -167,18 +167,20 @@ class SqlJobStore:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def heartbeat(self, node: str, lease_seconds: int) -> None:
-        """Renew the node's row and the leases of every job it runs (one statement each):
-        the jobs it claimed since it registered, not those of an earlier same-name process."""
+    def heartbeat(self, node: str, lease_seconds: int, tokens: Collection[str]) -> None:
+        """Renew the node's row and the leases it still holds, by token. A job of this node
+        whose token is not named (its final write was given up; or it belongs to an earlier
+        process of the same name) is left to expire and be rescued."""
         with self._writer.begin() as conn:
             now = self._now()
             expires = now.plus(lease_seconds)
             conn.execute(update(nodes).where(nodes.c.name == node).values(
                 heartbeat_at=now.sql, lease_expires_at=expires))
-            conn.execute(update(jobs).where(
-                jobs.c.status == JobStatus.RUNNING.value, jobs.c.node == node,
-                jobs.c.started_at >= func.coalesce(registered_at(node), jobs.c.started_at),
-            ).values(lease_expires_at=expires, **LEASE_ONLY))
+            for chunk in _chunks(tokens):
+                conn.execute(update(jobs).where(
+                    jobs.c.status == JobStatus.RUNNING.value, jobs.c.node == node,
+                    jobs.c.lease_token.in_(chunk),
+                ).values(lease_expires_at=expires, **LEASE_ONLY))
 
     def renew(self, claim: ClaimedJob, lease_seconds: int) -> bool:
         """Extend one lease; False when the lease is lost (job cancelled, rescued, deleted)."""
@@ -307,9 +309,15 @@ class SqlJobStore:
 
     # -- time ---------------------------------------------------------------------------------
 
-    def _now(self) -> Instant:
+    def _now(self, after_lock: bool = False) -> Instant:
         """This call's instant (read once, so every statement of the call agrees)."""
         if self._postgres:
+            if after_lock:
+                # A claim may wait for the claim lock while other jobs finish; stamping it
+                # with its transaction's start would date the start before the slot freed,
+                # and execution intervals would seem to overlap beyond the limit. The
+                # statement's own start comes after the lock and the count.
+                return Instant(func.statement_timestamp(), None)
             # now() is the transaction's start: one value for every statement in it.
             return Instant(func.now(), None)
         value = self._clock()
@@ -370,7 +378,7 @@ def _claimed(row: Any, execution_id: int, node: str) -> ClaimedJob:
         attempt=row.attempts, max_attempts=row.max_attempts,
         timeout_seconds=row.timeout_seconds, deadline=row.deadline,
         lease_token=row.lease_token, execution_id=execution_id, node=node,
-        started_at=row.started_at,
+        started_at=row.started_at, eligible_at=max(row.created_at, row.run_at or row.created_at),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,8 +127,8 @@ class InMemoryJobStore:
             )
             return [self._start(j, node, now, lease_seconds) for j in eligible[: max(room, 0)]]
 
-    def heartbeat(self, node: str, lease_seconds: int) -> None:
-        """Renew the node's row and the lease of every job it runs."""
+    def heartbeat(self, node: str, lease_seconds: int, tokens: Collection[str]) -> None:
+        """Renew the node's row and the leases it still holds (these tokens)."""
         with self._lock:
             now = self._clock()
             expires = lease_expires_at(now, lease_seconds)
@@ -136,7 +136,8 @@ class InMemoryJobStore:
             if record is not None:
                 record.heartbeat_at, record.lease_expires_at = now, expires
             for job in self._jobs.values():
-                if job.status is JobStatus.RUNNING and job.node == node:
+                held = job.node == node and job.lease_token in tokens
+                if job.status is JobStatus.RUNNING and held:
                     job.lease_expires_at = expires
 
     def renew(self, claim: ClaimedJob, lease_seconds: int) -> bool:
@@ -168,6 +169,8 @@ class InMemoryJobStore:
                 return None
             now = self._clock()
             self._close(job, claim.execution_id, outcome.status, now, outcome.error, outcome.output)
+            if outcome.progress is not None:
+                job.progress = outcome.progress
             if outcome.status is ExecutionStatus.COMPLETED:
                 job.result, job.error = outcome.result, None
                 self._end(job, JobStatus.COMPLETED, now)
@@ -331,6 +334,7 @@ class InMemoryJobStore:
         return ClaimedJob(
             job.id, job.owner_id, job.task, copy.deepcopy(job.args), job.attempts,
             job.max_attempts, job.timeout_seconds, job.deadline, token, execution.id, node, now,
+            eligible_at=max(job.created_at, job.run_at or job.created_at),
         )
 
     def _rescue(self, job: JobRecord, now: datetime, backoff: Callable[[int], float]) -> Finished:

@@ -24,6 +24,7 @@ from typing import Any
 from . import retry
 from .attempts import Attempt, RunningAttempts
 from .clock import Clock, utcnow
+from .eventlog import event_fields, moved
 from .events import EventSink, JobChanged
 from .executor import AttemptContext, run_attempt
 from .leases import rescue_interval
@@ -45,6 +46,7 @@ RETRIED = frozenset({ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT})
 
 Spawn = Callable[..., Any]
 Offload = Callable[[Callable[[], Outcome]], Outcome]  # runs a blocking call elsewhere, waits
+Chore = Callable[[datetime], Any]  # periodic housekeeping besides rescue and reconcile
 
 
 def start_thread(fn: Callable[..., Any], *args: Any) -> threading.Thread:
@@ -71,6 +73,7 @@ class SchedulerNode:
         lease_seconds: int = 30, grace_seconds: float = 30.0, reconcile_seconds: float = 30.0,
         clock: Clock = utcnow, spawn: Spawn = start_thread, backoff: Backoff = retry.backoff,
         wake: Callable[[], Any] = threading.Event, offload: Offload | None = None,
+        housekeeping: Chore | None = None,
     ) -> None:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.concurrency, self.limit, self.lease_seconds = concurrency, limit, lease_seconds
@@ -78,6 +81,9 @@ class SchedulerNode:
         self._store, self._registry, self._sink = store, registry, sink
         self._clock, self._spawn, self._offload = clock, spawn, offload
         self._backoff, self._event = backoff, wake
+        # Called with `now` on every healthy tick; it decides itself when it is due and must
+        # not block (e.g. the retention prune spawns its own worker).
+        self._housekeeping = housekeeping
         self._queue = QueueMirror(store, clock)
         self._running = RunningAttempts()
         self._watchdog = Watchdog(store, self._running, name=self.name,
@@ -229,10 +235,14 @@ class SchedulerNode:
             self._next_rescue = now + timedelta(seconds=rescue_interval(self.lease_seconds))
             for item in finished:
                 log.warning("job %s node %s: rescued an expired lease -> %s",
-                            item.job_id, self.name, item.status.value)
+                            item.job_id, self.name, item.status.value,
+                            extra=event_fields(item.job_id, self.name, "rescued",
+                                               transition=moved("running", item.status.value)))
             self._published(finished)
         if now >= self._next_reconcile:
             self._reconcile()
+        if self._housekeeping is not None:
+            self._housekeeping(now)
 
     def _fill(self, now: datetime) -> None:
         """Claim eligible jobs in queue order until slots, candidates or the limit run out."""
@@ -293,7 +303,9 @@ class SchedulerNode:
         ctx = AttemptContext(event_factory=self._event)
         attempt = Attempt(claim, task, ctx, now + timedelta(seconds=claim.timeout_seconds))
         self._running.add(attempt)
-        log.info("job %s node %s: attempt %s started", claim.id, self.name, claim.attempt)
+        log.info("job %s node %s: attempt %s started", claim.id, self.name, claim.attempt,
+                 extra=event_fields(claim.id, self.name, "started", attempt=claim.attempt,
+                                    transition=moved("pending", "running")))
         self._publish(claim.id, claim.owner_id)
         try:
             attempt.handle = self._spawn(self._run_attempt, attempt)
@@ -341,21 +353,31 @@ class SchedulerNode:
                 finished = self._write(lambda: self._store.hand_back(claim), claim)
             else:
                 finished = self._write(lambda: self._store.finish(claim, outcome), claim)
-            self._after_settle(claim, outcome, finished)
+            self._after_settle(claim, outcome, finished, self._elapsed(attempt))
         finally:
             self._running.release(attempt)
             self._wake.set()  # the slot is free: refill it now, not at the next timer
             self._drain_wake.set()
 
     def _after_settle(self, claim: ClaimedJob, outcome: Outcome | None,
-                      finished: Finished | None) -> None:
+                      finished: Finished | None, seconds: float | None = None) -> None:
         what = "handed back" if outcome is None else outcome.status.value
         if finished is None:
-            log.warning("job %s node %s: lease lost, %s not recorded", claim.id, self.name, what)
+            log.warning("job %s node %s: lease lost, %s not recorded", claim.id, self.name, what,
+                        extra=event_fields(claim.id, self.name, "lease_lost",
+                                           attempt=claim.attempt, duration_seconds=seconds))
             return
-        log.info("job %s node %s: attempt %s %s -> job %s", claim.id, self.name,
-                 claim.attempt, what, finished.status.value)
+        log.info("job %s node %s: attempt %s %s -> job %s (%.3f s)", claim.id, self.name,
+                 claim.attempt, what, finished.status.value, seconds or 0.0,
+                 extra=event_fields(claim.id, self.name, "ended", attempt=claim.attempt,
+                                    transition=moved("running", finished.status.value),
+                                    duration_seconds=seconds))
         self._published([finished])
+
+    def _elapsed(self, attempt: Attempt) -> float:
+        """Seconds the attempt has run (node clock): its deadline is start + timeout."""
+        started = attempt.deadline - timedelta(seconds=attempt.claim.timeout_seconds)
+        return max((self._clock() - started).total_seconds(), 0.0)
 
     def _write(self, call: Callable[[], Finished | None], claim: ClaimedJob) -> Finished | None:
         """A final write, retried through brief store errors; past that the lease expires
@@ -364,10 +386,13 @@ class SchedulerNode:
             try:
                 return call()
             except Exception:
-                log.warning("job %s node %s: store error on final write", claim.id, self.name,
-                            exc_info=delay is None)
                 if delay is None:
+                    log.warning("job %s node %s: store error on final write; giving up: its "
+                                "lease will expire and the job be rescued", claim.id,
+                                self.name, exc_info=True)
                     return None
+                log.warning("job %s node %s: store error on final write; retrying in %.2f s",
+                            claim.id, self.name, delay)
                 time.sleep(delay)  # green under eventlet's monkey patching
         return None
 
@@ -400,6 +425,10 @@ class SchedulerNode:
             remaining = self._running.active()
             for attempt in remaining:
                 self._settle(attempt, None)
+            # Attempts that ended just before the hand-back may still be writing how they
+            # ended; the process must not exit under them (the job would stay running until
+            # its lease expired, then run again).
+            self._wait_until(self._idle, JOIN_BUDGET_SECONDS)
             self._watch_stop.set()
             self._join_workers([self._watch_handle, *(a.handle for a in remaining)])
             try:
@@ -410,13 +439,22 @@ class SchedulerNode:
             self._finished.set()
 
     def _wait_for_attempts(self) -> None:
-        deadline = time.monotonic() + self.grace_seconds
-        while self._running.active() and not self._hurry.is_set():
+        """The grace period: until every attempt has ended and written its end, or a hurry."""
+        self._wait_until(lambda: self._idle() or self._hurry.is_set(), self.grace_seconds)
+
+    def _idle(self) -> bool:
+        """No slot held: every attempt ended and its final write is done (not just begun)."""
+        return len(self._running) == 0
+
+    def _wait_until(self, done: Callable[[], bool], seconds: float) -> None:
+        """Wait up to `seconds` for `done()`; settles and stop requests wake the check."""
+        deadline = time.monotonic() + seconds
+        while not done():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             self._drain_wake.clear()
-            if self._running.active():  # re-check after clear: a finish in between is not missed
+            if not done():  # re-check after clear: a release in between is not missed
                 self._drain_wake.wait(remaining)
 
     def _join_workers(self, handles: list[Any]) -> None:

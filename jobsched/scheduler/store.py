@@ -8,7 +8,7 @@ newer state.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -42,6 +42,9 @@ class ClaimedJob:
     execution_id: int
     node: str
     started_at: datetime
+    # When the job could first have started this attempt: the later of its creation and its
+    # run_at (a retry's backoff end). started_at - eligible_at is the time it waited.
+    eligible_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,9 @@ class Outcome:
     error: str | None = None
     output: str = ""
     retry_delay: float = 0.0
+    # The task's last progress report: it may be newer than the last one flushed while the
+    # attempt ran, so the final write records it (a finished sleep shows 100, not 97).
+    progress: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +110,10 @@ class JobStore(Protocol):
         Each claimed job gets attempts + 1, a fresh lease token, a lease expiry of store-now +
         `lease_seconds`, and a `running` execution row. Returns what it claimed (maybe none)."""
 
-    def heartbeat(self, node: str, lease_seconds: int) -> None:
-        """Renew the node's row and the leases of every job it runs (one statement each)."""
+    def heartbeat(self, node: str, lease_seconds: int, tokens: Collection[str]) -> None:
+        """Renew the node's row and the leases it still holds, named by their tokens (one
+        statement each). Only the tokens: a job the node gave up on (its final write failed
+        through an outage) must expire and be rescued, not be kept running forever."""
 
     def renew(self, claim: ClaimedJob, lease_seconds: int) -> bool:
         """Extend one lease; False when the lease is lost (job cancelled, rescued, deleted)."""

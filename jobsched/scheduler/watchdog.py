@@ -14,6 +14,7 @@ from typing import Any
 
 from .attempts import Attempt, RunningAttempts
 from .clock import Clock
+from .eventlog import event_fields
 from .leases import heartbeat_interval
 from .store import JobStore
 
@@ -36,6 +37,7 @@ class Watchdog:
         self._name, self._lease_seconds, self._publish = name, lease_seconds, publish
         now = clock()
         self._next_lost_check = self._next_heartbeat = now
+        self._heartbeat_failures = 0  # in a row: only the first one logs a traceback
 
     def run(self, stop: Any) -> None:
         """Step every STEP_SECONDS until the `stop` event is set."""
@@ -60,7 +62,9 @@ class Watchdog:
     def _enforce_timeouts(self, attempts: list[Attempt], now: datetime) -> None:
         for attempt in attempts:
             if now >= attempt.deadline and not attempt.ctx.cancelled():
-                log.info("job %s node %s: timed out", attempt.claim.id, self._name)
+                log.info("job %s node %s: timed out", attempt.claim.id, self._name,
+                         extra=event_fields(attempt.claim.id, self._name, "timed_out",
+                                            attempt=attempt.claim.attempt))
                 attempt.ctx.stop("timed_out")
 
     def _flush_reports(self, attempts: list[Attempt], now: datetime) -> None:
@@ -84,16 +88,21 @@ class Watchdog:
         for attempt in attempts:
             if attempt.claim.lease_token in lost:
                 log.info("job %s node %s: lease lost (cancelled, rescued or deleted)",
-                         attempt.claim.id, self._name)
+                         attempt.claim.id, self._name,
+                         extra=event_fields(attempt.claim.id, self._name, "lease_lost",
+                                            attempt=attempt.claim.attempt))
                 attempt.ctx.stop("cancelled")
 
     def _heartbeat(self, now: datetime) -> None:
         try:
-            self._store.heartbeat(self._name, self._lease_seconds)
+            self._store.heartbeat(self._name, self._lease_seconds, self._running.tokens())
         except Exception:
-            log.warning("node %s: heartbeat failed", self._name, exc_info=True)
+            self._heartbeat_failures += 1
+            log.warning("node %s: heartbeat failed (%d in a row)", self._name,
+                        self._heartbeat_failures, exc_info=self._heartbeat_failures == 1)
             self._next_heartbeat = now + timedelta(seconds=HEARTBEAT_RETRY_SECONDS)
             return
+        self._heartbeat_failures = 0
         interval = heartbeat_interval(self._lease_seconds)
         self._next_heartbeat = now + timedelta(seconds=interval)
 
