@@ -51,6 +51,7 @@ class Config:
     JOBSCHED_TASK_MODULES: tuple[str, ...] = ()
     JOBSCHED_EMBEDDED_SCHEDULER = True
     JOBSCHED_LOG_FORMAT = "text"
+    JOBSCHED_TRUSTED_PROXIES = 0
     JOBSCHED_RETENTION_DAYS: int | None = None
 
 
@@ -79,6 +80,7 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
             m.strip() for m in env.get("JOBSCHED_TASK_MODULES", "").split(",") if m.strip()
         ),
         "JOBSCHED_LOG_FORMAT": _choice(env, "JOBSCHED_LOG_FORMAT", "text", ("text", "json")),
+        "JOBSCHED_TRUSTED_PROXIES": _int(env, "JOBSCHED_TRUSTED_PROXIES", 0, 0, 10),
     }
     if env.get("JOBSCHED_RETENTION_DAYS", "").strip():
         settings["JOBSCHED_RETENTION_DAYS"] = _int(env, "JOBSCHED_RETENTION_DAYS", 0, 1, 36_500)

@@ -25,6 +25,7 @@ def create_app(
     app.config.from_object(Config)
     app.config.update(settings_from_env(env if env is not None else process_env(ROOT)))
     app.config.update(overrides or {})
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -37,6 +38,16 @@ def process_env(root: Path) -> dict[str, str]:
     values = {k: v for k, v in dotenv_values(root / ".env").items() if v is not None}
     values.update(os.environ)
     return values
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind N reverse proxies, take the client's address and scheme from X-Forwarded-*
+    (rate limits key on the address; Socket.IO's same-origin check needs the real host)."""
+    hops = app.config.get("JOBSCHED_TRUSTED_PROXIES", 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_extensions(app: Flask) -> None:

@@ -1,0 +1,21 @@
+"""JOBSCHED_TRUSTED_PROXIES: the client's address comes from the proxy only when trusted."""
+from __future__ import annotations
+
+import pytest
+from flask import request
+
+from jobsched import create_app
+from tests.conftest import TEST_ENV, app_settings
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("hops", "seen"), [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_forwarded_address_is_used_only_behind_trusted_proxies(database_url, hops, seen):
+    app = create_app({**app_settings(database_url), "JOBSCHED_TRUSTED_PROXIES": hops},
+                     env=TEST_ENV)
+    app.add_url_rule("/_addr", "addr", lambda: request.remote_addr or "")
+    response = app.test_client().get(
+        "/_addr", headers={"X-Forwarded-For": "203.0.113.9"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert response.get_data(as_text=True) == seen
