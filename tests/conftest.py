@@ -26,6 +26,7 @@ def app_settings(database_url: str) -> dict:
         "SOCKETIO_ASYNC_MODE": "threading",
         "SOCKETIO_MESSAGE_QUEUE": None,
         "RATELIMIT_STORAGE_URI": "memory://",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast: tests hash thousands of times
     }
 
 

@@ -5,32 +5,22 @@ address, every attempt answers 429 until the minute has passed.
 """
 from __future__ import annotations
 
-from functools import cache
-
 from flask import g, request
 from flask_restx import Namespace, Resource
 from werkzeug.exceptions import Unauthorized
-from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
-from ..auth.service import find_user, username_problem
+from ..auth.service import authenticate
 from ..auth.tokens import issue_token
 from ..extensions import db, limiter
 from ..jobs.errors import ValidationFailed
 from ..jobs.service import storable_problem
-from ..models import User
 from .schemas import error_responses, token_in, token_out
 
 ns = Namespace("auth", path="/auth", description="API tokens.")
 
 TOKEN_LIMIT = "10 per minute"
 DEFAULT_TOKEN_NAME = "API"
-
-
-@cache
-def _dummy_hash() -> str:
-    """Checked for unknown usernames, so a miss takes as long as a wrong password."""
-    return generate_password_hash("not-a-real-password")
 
 
 def token_limit_key() -> str:
@@ -44,15 +34,6 @@ def token_limit_key() -> str:
 def token_failed(response: Response) -> bool:
     """Only failed attempts use up the limit."""
     return bool(g.get("token_failed"))
-
-
-def authenticate(username: str, password: str) -> User | None:
-    """The user with these credentials, or None, in about the same time either way."""
-    user = None if username_problem(username) else find_user(db.session, username)
-    if user is None:
-        check_password_hash(_dummy_hash(), password)
-        return None
-    return user if user.check_password(password) else None
 
 
 def _check_text(body: dict[str, str]) -> None:
@@ -76,7 +57,7 @@ class TokenIssue(Resource):
         """Issue an API token for a username and password."""
         body = request.get_json()
         _check_text(body)
-        user = authenticate(body["username"], body["password"])
+        user = authenticate(db.session, body["username"], body["password"])
         if user is None:
             g.token_failed = True
             raise Unauthorized("Invalid username or password.")

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -11,6 +13,7 @@ from ..models import User
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD = 8
+DEFAULT_HASH_METHOD = "scrypt"  # werkzeug's default; tests may choose a faster one
 
 
 class AccountError(ValueError):
@@ -52,7 +55,7 @@ def create_account(
     if admin is None:
         admin = session.scalar(select(func.count(User.id))) == 0
     user = User(username=username, email=(email or None), is_admin=admin)
-    user.set_password(password)
+    user.set_password(password, hash_method())
     session.add(user)
     try:
         session.commit()
@@ -60,3 +63,29 @@ def create_account(
         session.rollback()
         raise AccountError({"username": "That username is taken."}) from None
     return user
+
+
+def hash_method() -> str:
+    """The password hash method (config PASSWORD_HASH_METHOD, scrypt by default)."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD", DEFAULT_HASH_METHOD)
+    return DEFAULT_HASH_METHOD
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash("not-a-real-password", method)
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The user with these credentials, or None. An unknown username costs a hash check
+    too, so response times do not reveal which usernames exist."""
+    from werkzeug.security import check_password_hash
+
+    user = None if username_problem(username) else find_user(session, username)
+    if user is None:
+        check_password_hash(_dummy_hash(hash_method()), password)
+        return None
+    return user if user.check_password(password) else None

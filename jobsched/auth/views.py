@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import secrets
-from functools import cache
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
-from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 from ..extensions import db, limiter
@@ -15,17 +13,10 @@ from ..realtime import logout_sockets
 from ..realtime.handlers import LOGIN_KEY
 from . import bp
 from .forms import LoginForm, RegisterForm
-from .service import AccountError, create_account, find_user
+from .service import AccountError, authenticate, create_account
 
 # SPEC §3: 429 after 10 failed logins a minute for one username from one address.
 LOGIN_LIMIT = "10 per minute"
-
-
-@cache
-def _dummy_hash() -> str:
-    """Checked when the username is unknown, so a miss costs as much time as a wrong
-    password and response times do not reveal which usernames exist."""
-    return generate_password_hash("not-a-real-password")
 
 
 def login_limit_key() -> str:
@@ -88,7 +79,7 @@ def login() -> Response | str:
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next")) or ""
     if form.validate_on_submit():
-        user = _authenticate(form.username.data, form.password.data)
+        user = authenticate(db.session, form.username.data, form.password.data)
         if user is not None:
             _start_login(user, remember=form.remember.data)
             return redirect(_landing(form.next.data or request.args.get("next")))
@@ -100,14 +91,6 @@ def _start_login(user: User, remember: bool = False) -> None:
     login_user(user, remember=remember)
     # Names this login's Socket.IO connections, so logging out can close exactly those.
     session[LOGIN_KEY] = secrets.token_urlsafe(16)
-
-
-def _authenticate(username: str, password: str) -> User | None:
-    user = find_user(db.session, username)
-    if user is None:
-        check_password_hash(_dummy_hash(), password)
-        return None
-    return user if user.check_password(password) else None
 
 
 @bp.post("/logout")
