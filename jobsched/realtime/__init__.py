@@ -5,7 +5,9 @@ from flask import Flask, current_app, session
 
 from ..extensions import socketio
 from ..runtime import add_audience
+from .coalescer import FLUSH_INTERVAL, STATS_INTERVAL
 from .handlers import LOGIN_KEY, SessionSockets, close_session_sockets, register_handlers
+from .pace import paces
 from .sink import SocketIOSink
 
 SOCKETS = "jobsched.sockets"
@@ -16,7 +18,11 @@ def init_realtime(app: Flask) -> None:
     app.extensions[SOCKETS] = SessionSockets()
     # socketio.init_app made a new server for this app: register on it (once per app).
     register_handlers(socketio, _AppSockets())
-    sink = SocketIOSink(app, socketio, spawn=socketio.start_background_task, sleep=socketio.sleep)
+    queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
+    sink = SocketIOSink(
+        app, socketio, spawn=socketio.start_background_task, sleep=socketio.sleep,
+        paces=paces(queue, FLUSH_INTERVAL, STATS_INTERVAL, sleep=socketio.sleep),
+    )
     add_audience(app, sink)
 
 

@@ -57,7 +57,11 @@ class Coalescer:
             return None
 
     def take(self, now: float) -> Batch:
-        """Everything due at `now`; empty when the interval has not passed yet."""
+        """Everything due at `now`; empty when the interval has not passed yet.
+
+        The interval counts from `now`; the sender calls `sent` once the batch is out, so
+        that time spent reading and serialising jobs never shortens the gap between sends.
+        """
         with self._lock:
             batch = Batch()
             if (self._changed or self._deleted) and now - self._last_batch >= self.interval:
@@ -68,3 +72,17 @@ class Coalescer:
                 batch.stats_owners, self._stats_owners = self._stats_owners, set()
                 self._last_stats = now
             return batch
+
+    def sent(self, batch: Batch, now: float) -> None:
+        """`batch` finished sending at `now`: the next one waits a full interval from here."""
+        with self._lock:
+            if batch.changed or batch.deleted:
+                self._last_batch = max(self._last_batch, now)
+            if batch.stats_owners:
+                self._last_stats = max(self._last_stats, now)
+
+    def defer_stats(self, owners: set[int], now: float) -> None:
+        """Stats taken at `now` that could not go out: try them again a stats interval on."""
+        with self._lock:
+            self._stats_owners |= owners
+            self._last_stats = max(self._last_stats, now)

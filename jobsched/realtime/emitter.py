@@ -8,6 +8,8 @@ from flask_socketio import SocketIO
 
 from ..scheduler.events import Event
 from ..scheduler.node import start_thread
+from .coalescer import FLUSH_INTERVAL, STATS_INTERVAL
+from .pace import paces
 from .sink import SocketIOSink
 
 log = logging.getLogger(__name__)
@@ -36,4 +38,5 @@ def external_sink(app: Flask) -> ExternalSink:
                     "until they reload")
         return ExternalSink(None)
     emitter = SocketIO(message_queue=url)  # write-only: needs no app, emits through Redis
-    return ExternalSink(SocketIOSink(app, emitter, spawn=start_thread))
+    shared = paces(url, FLUSH_INTERVAL, STATS_INTERVAL)  # turns shared with the web processes
+    return ExternalSink(SocketIOSink(app, emitter, spawn=start_thread, paces=shared))

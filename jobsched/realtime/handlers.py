@@ -13,7 +13,6 @@ from flask import request, session
 from flask_login import current_user
 from flask_socketio import SocketIO, disconnect, join_room
 
-from ..auth.tokens import user_for_token
 from ..extensions import db
 from ..models import User
 from .rooms import ADMINS, user_room
@@ -46,6 +45,9 @@ class SessionSockets:
 
 def authenticate(auth: object) -> User | None:
     """The session's user, else the user of a valid `auth={"token": ...}`."""
+    # Imported here: jobsched.auth's views import this package (to close sockets at logout).
+    from ..auth.tokens import user_for_token
+
     if current_user.is_authenticated:
         return current_user._get_current_object()
     token = auth.get("token") if isinstance(auth, dict) else None

@@ -1,0 +1,152 @@
+"""What a person does in a real browser: register, log in, submit a job from the form, watch
+it run and finish on the dashboard without reloading, cancel a running job from the table,
+read its executions."""
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import PASSWORD
+from tests.realtime.server import WebSession
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+_names = itertools.count(1)
+
+
+def fresh_name(stem: str) -> str:
+    return f"{stem}{next(_names)}"
+
+
+def register(page: Page, username: str) -> None:
+    page.goto("/auth/register")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Email (optional)").fill(f"{username}@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Confirm password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+
+
+def log_in(page: Page, username: str) -> None:
+    page.goto("/auth/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+
+
+def submit_sleep(page: Page, name: str, seconds: int) -> int:
+    """Fill in and send the job form; the id of the job whose page it lands on."""
+    page.goto("/jobs/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Task").select_option("sleep")
+    page.get_by_label("Seconds", exact=True).fill(str(seconds))
+    page.get_by_role("button", name="Submit job").click()
+    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def row_status(page: Page, job_id: int):
+    return page.locator(f'#jobs-body tr[data-job-id="{job_id}"] .status-badge')
+
+
+def test_a_new_user_submits_a_job_and_watches_it_run_and_finish_live(browse):
+    browsing = browse()
+    dashboard = browsing.page
+    register(dashboard, fresh_name("carol"))
+    expect(dashboard.locator("#live-status")).to_have_attribute("data-state", "live")
+    expect(dashboard.locator("#jobs-body")).to_contain_text("No jobs yet")
+    dashboard.evaluate("window.stillTheSamePage = true")  # gone if the page reloads
+
+    form = browsing.new_page()
+    job_id = submit_sleep(form, "watch me", seconds=2)
+    expect(form.get_by_role("alert").first).to_contain_text(f"Job {job_id} is in the queue.")
+
+    expect(row_status(dashboard, job_id)).to_have_text("running")
+    expect(row_status(dashboard, job_id)).to_have_text("completed")
+    assert dashboard.evaluate("window.stillTheSamePage") is True
+    expect(dashboard.locator('[data-stat="completed"]')).to_have_text("1")
+    expect(dashboard.locator("#jobs-count")).to_have_text("1 job")
+
+    # The job's own page followed along too, executions included.
+    expect(form.locator("#job-status")).to_have_text("completed")
+    expect(form.locator('[data-field="result"]')).to_contain_text('"slept": 2')
+    expect(form.locator("#executions .execution")).to_have_count(1)
+    expect(form.locator("#executions .execution .status-badge")).to_have_text("completed")
+
+
+def test_cancel_retry_and_delete_from_the_table_and_the_executions_say_what_happened(
+        browse, site):
+    username = fresh_name("dave")
+    WebSession(site.url).register(username)
+    page = browse().page
+    log_in(page, username)
+    job_id = submit_sleep(page, "long one", seconds=600)
+    page.goto("/")
+    status = row_status(page, job_id)
+    row = page.locator(f'#jobs-body tr[data-job-id="{job_id}"]')
+    expect(status).to_have_text("running")
+    row.get_by_role("button", name=f"Cancel job {job_id}: long one").click()  # confirm: yes
+    expect(status).to_have_text("cancelled")
+    expect(row.get_by_role("button", name=re.compile("^Cancel"))).to_be_hidden()
+    row.get_by_role("button", name=f"Retry job {job_id}: long one").click()
+    expect(status).to_have_text("running")  # queued again, and taken at once
+    row.get_by_role("button", name=f"Cancel job {job_id}: long one").click()
+    expect(status).to_have_text("cancelled")
+
+    row.get_by_role("link", name="long one").click()
+    expect(page).to_have_url(re.compile(rf"/jobs/{job_id}$"))
+    expect(page.locator("#job-status")).to_have_text("cancelled")
+    executions = page.locator("#executions .execution")
+    expect(executions).to_have_count(2)
+    for execution in executions.all():  # a retry starts the attempts over
+        expect(execution).to_contain_text("Attempt 1")
+        expect(execution.locator(".status-badge")).to_have_text("cancelled")
+        expect(execution).to_contain_text(f"cancelled by {username}")
+    expect(executions.nth(1)).to_contain_text("after a retry")
+
+    page.get_by_role("link", name="Dashboard").first.click()
+    row.get_by_role("button", name=f"Delete job {job_id}: long one").click()
+    expect(row).to_have_count(0)
+    expect(page.locator("#jobs-body")).to_contain_text("No jobs yet")
+    expect(page.locator("#jobs-count")).to_have_text("0 jobs")
+
+
+def test_the_form_describes_the_chosen_task_and_shows_errors_inline(browse):
+    page = browse().page
+    register(page, fresh_name("erin"))
+    page.goto("/jobs/new")
+    expect(page.get_by_label("Seconds", exact=True)).to_be_visible()
+    page.get_by_label("Task").select_option("echo")
+    expect(page.get_by_label("Seconds", exact=True)).to_be_hidden()
+    page.get_by_role("textbox", name="Message").fill("hello")
+    page.get_by_label("Max attempts").fill("99")
+    page.get_by_role("button", name="Submit job").click()
+    expect(page).to_have_url(re.compile(r"/jobs/new$"))
+    expect(page.locator("#name-error")).to_have_text("Give the job a name.")
+    expect(page.locator("#max_attempts-error")).to_have_text("Use 1 to 25 attempts.")
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("hello")  # kept
+    page.get_by_label("Name").fill("greeting")
+    page.get_by_label("Max attempts").fill("2")
+    page.get_by_role("button", name="Submit job").click()
+    expect(page.locator("#job-status")).to_have_text("completed")
+    expect(page.locator('[data-field="result"]')).to_have_text('"hello"')
+
+
+def test_logging_out_ends_the_live_connection_of_every_tab(browse):
+    browsing = browse()
+    first = browsing.page
+    register(first, fresh_name("fred"))
+    expect(first.locator("#live-status")).to_have_attribute("data-state", "live")
+    second = browsing.new_page()
+    second.goto("/")
+    expect(second.locator("#live-status")).to_have_attribute("data-state", "live")
+    second.get_by_role("button", name=re.compile("Account menu")).click()
+    second.get_by_role("button", name="Log out").click()
+    expect(second).to_have_url(re.compile(r"/auth/login$"))
+    expect(first.locator("#live-status")).to_have_attribute("data-state", "ended")
+    expect(first.locator("#live-status")).to_have_text("Not live: reload the page")
