@@ -37,6 +37,8 @@ def external_sink(app: Flask) -> ExternalSink:
         log.warning("REDIS_URL is not set: browsers will not hear about this scheduler's jobs "
                     "until they reload")
         return ExternalSink(None)
-    emitter = SocketIO(message_queue=url)  # write-only: needs no app, emits through Redis
+    # Write-only: needs no app and emits through Redis. Threading, because this process runs
+    # without eventlet's monkey patching (merely having eventlet installed would pick it).
+    emitter = SocketIO(message_queue=url, async_mode="threading")
     shared = paces(url, FLUSH_INTERVAL, STATS_INTERVAL)  # turns shared with the web processes
     return ExternalSink(SocketIOSink(app, emitter, spawn=start_thread, paces=shared))
