@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, case, func, select, update
 
 from ..scheduler.states import ExecutionStatus, JobStatus
 from ..scheduler.store import ClaimedJob, Outcome
-from .queue_sql import Instant, executions, jobs, nodes
+from .queue_sql import Instant, executions, jobs
 
 OUTPUT_LIMIT_BYTES = 64 * 1024  # SPEC §4: an execution keeps the last 64 KiB of output
 
@@ -43,6 +43,8 @@ def next_status(claim: ClaimedJob, outcome: Outcome) -> JobStatus:
 def job_end_values(status: JobStatus, outcome: Outcome, now: Instant) -> dict[str, Any]:
     """The job's new columns when an attempt ends in `status`."""
     values: dict[str, Any] = {"status": status.value, "updated_at": now.sql, **NO_LEASE}
+    if outcome.progress is not None:
+        values["progress"] = max(0, min(100, int(outcome.progress)))
     if status is JobStatus.COMPLETED:
         values.update(result=outcome.result, error=None)
     elif status is not JobStatus.CANCELLED:
@@ -109,12 +111,6 @@ def rescue_statement(now: Instant, skip_locked: bool) -> Any:
         deadline_missed=case((retry, jobs.c.deadline_missed), else_=ended["deadline_missed"]),
         error=lost_error(jobs.c.node), updated_at=now.sql, **NO_LEASE,
     ).returning(jobs.c.id, jobs.c.owner_id, jobs.c.status, jobs.c.attempts)
-
-
-def registered_at(node: str) -> Any:
-    """When this node's current process registered: jobs it claimed started since then.
-    Older jobs under the same name belong to an earlier process and must not be renewed."""
-    return select(nodes.c.started_at).where(nodes.c.name == node).scalar_subquery()
 
 
 def tail_output(output: str) -> str:

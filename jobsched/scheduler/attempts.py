@@ -59,6 +59,12 @@ class RunningAttempts:
         """Active attempts of these jobs."""
         return [a for a in self.active() if a.claim.id in job_ids]
 
+    def tokens(self) -> set[str]:
+        """Lease tokens of every attempt holding a slot, final writes in flight included:
+        the leases the node's heartbeat must keep alive."""
+        with self._lock:
+            return set(self._by_token)
+
     def job_ids(self) -> list[int]:
         """Ids of the jobs holding slots, sorted."""
         with self._lock:

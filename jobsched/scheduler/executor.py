@@ -10,6 +10,7 @@ import json
 import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from .registry import Task, apply_defaults
@@ -48,7 +49,7 @@ class AttemptContext:
 
     def log(self, line: str) -> None:
         """Append a line to the attempt's output, keeping only the last 64 KiB."""
-        data = str(line).encode("utf-8", "replace")
+        data = storable_text(str(line)).encode("utf-8")
         with self._lock:
             self._output += data if data.endswith(b"\n") else data + b"\n"
             # Trim only when twice the limit: amortised O(1) per line, not a copy per line.
@@ -107,8 +108,10 @@ def run_attempt(task: Task, claim: ClaimedJob, ctx: AttemptContext) -> Outcome:
     try:
         value = task.func(ctx, **apply_defaults(task.schema, claim.args))
     except (Exception, SystemExit) as exc:  # a task's exit() must not end the worker
-        return _stopped(claim, ctx) or _failed(exc, ctx)
-    return _stopped(claim, ctx) or _completed(value, ctx)
+        outcome = _stopped(claim, ctx) or _failed(exc, ctx)
+    else:
+        outcome = _stopped(claim, ctx) or _completed(value, ctx)
+    return replace(outcome, progress=ctx.current_progress())
 
 
 def _stopped(claim: ClaimedJob, ctx: AttemptContext) -> Outcome | None:
@@ -120,10 +123,17 @@ def _stopped(claim: ClaimedJob, ctx: AttemptContext) -> Outcome | None:
     return None
 
 
+def storable_text(text: str) -> str:
+    """Text every store accepts: PostgreSQL refuses NUL characters and lone surrogates, and
+    output or an error it refuses could never be recorded (the attempt would be lost)."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def _failed(exc: BaseException, ctx: AttemptContext) -> Outcome:
     message = str(exc) or type(exc).__name__
     trace = "".join(traceback.format_exception(exc))
-    return Outcome(ExecutionStatus.FAILED, error=f"{message}\n\n{trace}", output=ctx.output())
+    error = storable_text(f"{message}\n\n{trace}")
+    return Outcome(ExecutionStatus.FAILED, error=error, output=ctx.output())
 
 
 def _completed(value: Any, ctx: AttemptContext) -> Outcome:
@@ -134,4 +144,25 @@ def _completed(value: Any, ctx: AttemptContext) -> Outcome:
     except (TypeError, ValueError, RecursionError) as exc:
         error = f"the task's result is not JSON-serialisable: {exc}"
         return Outcome(ExecutionStatus.FAILED, error=error, output=ctx.output())
+    if _has_unstorable_text(value):
+        error = "the task's result cannot be stored: its text holds NUL characters or lone " \
+                "surrogates"
+        return Outcome(ExecutionStatus.FAILED, error=error, output=ctx.output())
     return Outcome(ExecutionStatus.COMPLETED, result=value, output=ctx.output())
+
+
+def _has_unstorable_text(value: Any) -> bool:
+    """True when a JSON value holds text storable_text would change (walked without
+    recursion: json.dumps above already bounded the depth, this must not add a limit)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if item != storable_text(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False

@@ -257,7 +257,7 @@ class SchedulerNode:
             claims = self._store.claim(ids, self.name, free, self.limit, self.lease_seconds)
             self._queue.forget(c.id for c in claims)
             for claim in claims:
-                self._start_attempt(claim, now)
+                self._start_attempt(claim)
             if len(claims) >= min(free, len(ids)):
                 continue
             unclaimed = set(ids) - {c.id for c in claims}
@@ -298,10 +298,13 @@ class SchedulerNode:
 
     # -- attempts -------------------------------------------------------------------------
 
-    def _start_attempt(self, claim: ClaimedJob, now: datetime) -> None:
+    def _start_attempt(self, claim: ClaimedJob) -> None:
         task = self._task_for(claim)
         ctx = AttemptContext(event_factory=self._event)
-        attempt = Attempt(claim, task, ctx, now + timedelta(seconds=claim.timeout_seconds))
+        # The timeout counts from now, after the claim: the tick's own `now` was read before
+        # the claim transaction, which may have waited for the claim lock.
+        deadline = self._clock() + timedelta(seconds=claim.timeout_seconds)
+        attempt = Attempt(claim, task, ctx, deadline)
         self._running.add(attempt)
         log.info("job %s node %s: attempt %s started", claim.id, self.name, claim.attempt,
                  extra=event_fields(claim.id, self.name, "started", attempt=claim.attempt,

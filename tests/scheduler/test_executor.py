@@ -35,6 +35,34 @@ def test_return_value_completes_with_result_and_output():
     assert outcome.error is None and outcome.output == "adding\n"
 
 
+def test_the_last_progress_report_goes_with_the_outcome():
+    def task(ctx):
+        ctx.progress(30)
+        ctx.progress(100)
+
+    assert run(task).progress == 100
+    assert run(lambda ctx: None).progress is None
+    assert run(lambda ctx: ctx.progress(55) or 1 / 0).progress == 55
+
+
+def test_text_no_store_accepts_is_replaced_or_refused():
+    """PostgreSQL refuses NUL characters and lone surrogates: such output or errors would
+    make the attempt's end impossible to record, so they are replaced; such a result fails."""
+    def noisy(ctx):
+        ctx.log("a\x00b")
+        raise ValueError("bad\x00\ud800")
+
+    outcome = run(noisy)
+    assert outcome.output == "a\ufffdb\n"
+    assert outcome.error.startswith("bad\ufffd?")
+    assert "\x00" not in outcome.error
+    refused = run(lambda ctx: {"text": ["fine", "nul\x00"]})
+    assert refused.status is ExecutionStatus.FAILED
+    assert "cannot be stored" in refused.error
+    assert run(lambda ctx: {"k\ud800": 1}).status is ExecutionStatus.FAILED
+    assert run(lambda ctx: {"text": "é ok €"}).result == {"text": "é ok €"}
+
+
 def test_schema_defaults_are_passed_to_the_task():
     schema = {"type": "object", "properties": {"n": {"type": "integer", "default": 7}}}
     assert run(lambda ctx, n: n, schema=schema).result == 7

@@ -111,7 +111,7 @@ def test_report_heartbeat_and_renew(store, clock):
     assert store.get(job.id).progress == 100
     assert store.get(job.id).executions[0].output == "so far"
     clock.advance(20)
-    store.heartbeat("n", 30)
+    store.heartbeat("n", 30, {claim.lease_token})
     assert store.get(job.id).lease_expires_at == clock() + timedelta(seconds=30)
     clock.advance(20)
     assert store.renew(claim, 60)

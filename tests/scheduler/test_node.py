@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from jobsched.scheduler import node as node_module
 from jobsched.scheduler.events import JobChanged
 from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
@@ -425,6 +426,38 @@ def test_second_stop_hands_back_at_once(store, clock):
     assert store.get(job.id).status is JobStatus.PENDING
 
 
+class SlowFinishStore:
+    """Delegates to a real store; finish() waits for `release` (a slow final write)."""
+
+    def __init__(self, inner: InMemoryJobStore) -> None:
+        self.inner = inner
+        self.writing, self.release = threading.Event(), threading.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def finish(self, *args):
+        self.writing.set()
+        self.release.wait(5)
+        return self.inner.finish(*args)
+
+
+def test_stop_waits_for_a_final_write_in_flight(store, clock):
+    slow = SlowFinishStore(store)
+    job = store.add(task="echo", args={"message": 1})
+    node = make_node(slow, clock, spawn=threaded, grace_seconds=10)
+    node.tick()
+    assert slow.writing.wait(5)  # the attempt has ended; how it ended is being written
+    stopper = threading.Thread(target=node.stop, daemon=True)
+    stopper.start()
+    stopper.join(0.3)
+    assert stopper.is_alive(), "stop() returned while a final write was in flight"
+    slow.release.set()
+    stopper.join(5)
+    assert store.get(job.id).status is JobStatus.COMPLETED
+    assert store.node("n1").status == "stopped"
+
+
 # -- store failures -----------------------------------------------------------------------
 
 class FlakyStore:
@@ -469,6 +502,63 @@ def test_final_write_is_retried_through_a_brief_outage(store, clock):
     flaky.failures = {"finish": 2}
     make_node(flaky, clock).tick()
     assert store.get(job.id).status is JobStatus.COMPLETED
+
+
+def test_a_given_up_final_write_leaves_the_job_to_be_rescued(store, clock, monkeypatch):
+    """The node forgets an attempt whose end it could not write; its heartbeat must then
+    stop renewing that lease, or the job would stay running (and hold a slot) forever."""
+    monkeypatch.setattr(node_module, "WRITE_RETRY_DELAYS", ())  # give up after one try
+    flaky = FlakyStore(store)
+    job = store.add(task="echo", args={"message": 1})
+    node = make_node(flaky, clock, lease_seconds=30)
+    flaky.failures = {"finish": 1}
+    node.tick()
+    assert store.get(job.id).status is JobStatus.RUNNING and not node.running_jobs()
+    clock.advance(20)
+    node.watch()  # the heartbeat
+    clock.advance(20)
+    node.tick()  # past the lease: rescued
+    assert store.get(job.id).status is JobStatus.PENDING
+    assert statuses(store, job.id) == ["lost"]
+
+
+class SlowClaimStore:
+    """Delegates to a real store; each claim takes `seconds` of the fake clock."""
+
+    def __init__(self, inner: InMemoryJobStore, clock: FakeClock, seconds: float) -> None:
+        self.inner, self.clock, self.seconds = inner, clock, seconds
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def claim(self, *args):
+        self.clock.advance(self.seconds)  # e.g. waiting for the claim lock
+        return self.inner.claim(*args)
+
+
+def test_a_timeout_counts_from_the_attempt_start_not_the_tick(store, clock):
+    job = store.add(task="sleep", args={"seconds": 3600}, timeout_seconds=10)
+    node = make_node(SlowClaimStore(store, clock, 5), clock, spawn=threaded)
+    node.tick()
+    clock.advance(9)  # 14 s after the tick began, 9 s into the attempt
+    node.watch()
+    [attempt] = node._running.active()
+    assert not attempt.ctx.cancelled(), "stopped before its 10 s were up"
+    clock.advance(1)
+    node.watch()
+    wait_until(lambda: statuses(store, job.id) == ["timed_out"], timeout=5)
+
+
+def test_failed_heartbeats_log_one_traceback_per_outage(store, clock, caplog):
+    flaky = FlakyStore(store)
+    node = make_node(flaky, clock)
+    flaky.failures = {"heartbeat": 2}
+    for _ in range(4):  # fail, fail, succeed, succeed
+        node.watch()
+        clock.advance(10)
+    failed = [r for r in caplog.records if "heartbeat failed" in r.getMessage()]
+    assert [bool(r.exc_info) for r in failed] == [True, False]
+    assert "2 in a row" in failed[1].getMessage()
 
 
 def test_watchdog_survives_store_errors(store, clock):

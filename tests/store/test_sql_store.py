@@ -70,7 +70,7 @@ def test_a_restarted_node_of_the_same_name_lets_its_old_jobs_be_rescued(sql_harn
     successor = sql_harness.other_store()  # a new process with the same --node name
     successor.register_node(NodeInfo("worker-1", "host", 200, 3), 30)
     own = successor.claim([sql_harness.add()], "worker-1", 1, 10, 30)[0]
-    successor.heartbeat("worker-1", 30)
+    successor.heartbeat("worker-1", 30, {own.lease_token})
     [rescued] = successor.rescue_expired(lambda attempt: 0.0)
     assert (rescued.job_id, rescued.status) == (orphan.id, JobStatus.PENDING)
     assert sql_harness.job(own.id).status is JobStatus.RUNNING
@@ -84,7 +84,7 @@ def test_a_node_registering_again_after_an_outage_keeps_its_jobs(sql_harness):
     if sql_harness.clock is not None:
         sql_harness.clock.advance(5)
     store.register_node(NodeInfo("worker-1", "host", 100, 3), 30)  # resync, same process
-    store.heartbeat("worker-1", 30)
+    store.heartbeat("worker-1", 30, {c.lease_token})
     assert store.rescue_expired(lambda attempt: 0.0) == []
     assert store.renew(c, 30) is True
 
@@ -95,7 +95,7 @@ def test_heartbeat_and_renew_do_not_count_as_job_changes(sql_harness):
     stamped = sql_harness.job(job_id).updated_at
     if sql_harness.clock is not None:
         sql_harness.clock.advance(5)
-    sql_harness.store.heartbeat("n1", 30)
+    sql_harness.store.heartbeat("n1", 30, {c.lease_token})
     sql_harness.store.renew(c, 30)
     assert sql_harness.job(job_id).updated_at == stamped
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -213,6 +214,18 @@ def test_a_completed_attempt_completes_the_job(harness):
     assert harness.store.running_count() == 0
 
 
+def test_the_final_write_records_the_task_s_last_progress(harness):
+    job_id = harness.add()
+    c = claim(harness, job_id)
+    assert harness.store.report(c, 40, None)
+    harness.store.finish(c, replace(COMPLETED, progress=100))
+    assert harness.job(job_id).progress == 100
+    other = claim(harness, harness.add())
+    assert harness.store.report(other, 40, None)
+    harness.store.finish(other, COMPLETED)  # the task never reported: keep what is there
+    assert harness.job(other.id).progress == 40
+
+
 def test_a_failed_attempt_with_attempts_left_requeues_after_the_retry_delay(harness):
     job_id = harness.add(max_attempts=2)
     c = claim(harness, job_id)
@@ -336,20 +349,22 @@ def test_the_attempt_of_a_deleted_job_has_nothing_to_write(harness):
 # -- leases -----------------------------------------------------------------------------------
 
 
-def test_heartbeat_extends_the_node_s_leases_from_the_store_clock(harness):
+def test_heartbeat_extends_the_leases_the_node_holds_from_the_store_clock(harness):
     info = NodeInfo("n1", "host", 1, 3)
     harness.store.register_node(info, 30)
     mine = [claim(harness, harness.add(), node="n1") for _ in range(2)]
+    given_up = claim(harness, harness.add(), node="n1")  # a final write the node gave up on
     other = claim(harness, harness.add(), node="n2")
-    untouched = harness.job(other.id).lease_expires_at
+    untouched = {c.id: harness.job(c.id).lease_expires_at for c in (given_up, other)}
     if harness.clock is not None:
         harness.clock.advance(10)
 
-    before, _, after = bracket(harness, lambda: harness.store.heartbeat("n1", 120))
+    tokens = {c.lease_token for c in mine} | {other.lease_token}  # n2's token is not n1's
+    before, _, after = bracket(harness, lambda: harness.store.heartbeat("n1", 120, tokens))
 
     for c in mine:
         assert before + seconds(120) <= harness.job(c.id).lease_expires_at <= after + seconds(120)
-    assert harness.job(other.id).lease_expires_at == untouched
+    assert {c.id: harness.job(c.id).lease_expires_at for c in (given_up, other)} == untouched
     node = harness.node("n1")
     assert before <= node.heartbeat_at <= after
     assert before + seconds(120) <= node.lease_expires_at <= after + seconds(120)

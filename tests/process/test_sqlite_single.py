@@ -1,0 +1,45 @@
+"""SQLite mode: one scheduler runs jobs; a second one is refused with a clear message."""
+from __future__ import annotations
+
+import signal
+
+import pytest
+from sqlalchemy import create_engine
+
+from jobsched import create_app
+from tests.conftest import TEST_ENV, app_settings, upgrade_schema
+from tests.helpers import wait_until
+from tests.process.jobs_db import add_jobs, count_where, seed_user
+from tests.process.procs import wait_ready
+
+# No PostgreSQL here: this runs wherever the suite runs.
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'jobsched.db'}"
+    upgrade_schema(create_app(app_settings(url), env=TEST_ENV))
+    return url
+
+
+def test_a_second_scheduler_on_sqlite_is_refused(sqlite_url, procs):
+    engine = create_engine(sqlite_url)
+    owner = seed_user(engine)
+    add_jobs(engine, owner, 3)
+    first = procs.scheduler(sqlite_url, "first")
+    wait_ready(engine, first)
+    wait_until(lambda: count_where(engine, "status = 'completed'") == 3, timeout=10)
+
+    second = procs.scheduler(sqlite_url, "second")
+    assert second.wait(30) != 0
+    assert "SQLite allows one scheduler" in second.output()
+    assert "node first is running" in second.output()
+
+    first.send(signal.SIGTERM)
+    assert first.wait(15) == 0
+    again = procs.scheduler(sqlite_url, "second-again")
+    wait_ready(engine, again)  # the refusal was about a live scheduler, not this file
+    again.send(signal.SIGTERM)
+    assert again.wait(15) == 0
+    engine.dispose()
