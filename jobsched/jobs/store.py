@@ -17,7 +17,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Connection, Engine, String, case, func, insert, literal, select, update
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -28,8 +37,17 @@ from ..scheduler.ordering import queue_key
 from ..scheduler.states import ExecutionStatus, JobStatus, Priority
 from ..scheduler.store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
 from .lease_sql import (
-    LEASE_ONLY, NO_LEASE, OUTPUT_LIMIT_BYTES, close_execution, closed_values, fence,
-    job_end_values, lost_error, next_status, rescue_statement, tail_output
+    LEASE_ONLY,
+    NO_LEASE,
+    OUTPUT_LIMIT_BYTES,
+    close_execution,
+    closed_values,
+    fence,
+    job_end_values,
+    lost_error,
+    next_status,
+    rescue_statement,
+    tail_output,
 )
 from .queue_sql import ELIGIBLE, QUEUE_ORDER, Instant, db_now, eligible, executions, jobs, nodes
 
