@@ -3,7 +3,12 @@
 eventlet must patch the standard library before anything else is imported (SQLAlchemy,
 redis, logging handlers), so this module does nothing else first.
 """
-import eventlet
+import warnings
+
+# eventlet announces its maintenance mode on import; the operator cannot act on it.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
