@@ -25,6 +25,8 @@ def create_app(
     app.config.from_object(Config)
     app.config.update(settings_from_env(env if env is not None else process_env(ROOT)))
     app.config.update(overrides or {})
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(exist_ok=True)  # the default SQLite file lives there
     trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
