@@ -50,13 +50,18 @@ def spare_port() -> int:
 class Process:
     """One child process with its output in files."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path,
+                 own_group: bool = False) -> None:
         self.name = name
+        # A process that forks workers (gunicorn) gets a process group of its own, so that
+        # kill() ends its workers too instead of leaving them holding the port.
+        self.own_group = own_group
         self.stdout_path = logs / f"{name}.stdout"
         self.stderr_path = logs / f"{name}.stderr"
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.popen = subprocess.Popen(
                 args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                start_new_session=own_group,
             )
 
     @property
@@ -80,9 +85,13 @@ class Process:
             raise AssertionError(f"{self.name} still running after {timeout} s") from None
 
     def kill(self) -> None:
-        """SIGKILL and reap; SIGKILL ends a SIGSTOPped process too."""
+        """SIGKILL and reap; SIGKILL ends a SIGSTOPped process too (and, for a process with
+        its own group, whatever it forked)."""
         if self.popen.poll() is None:
-            self.popen.kill()
+            if self.own_group:
+                os.killpg(self.pid, signal.SIGKILL)
+            else:
+                self.popen.kill()
             self.popen.wait(10)
 
     def output(self) -> str:
@@ -111,8 +120,16 @@ class ProcessGroup:
         env = child_env(database_url, HOST="127.0.0.1", PORT=port, **settings)
         return self.start("web", [sys.executable, str(ROOT / "wsgi.py")], env)
 
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> Process:
-        process = Process(name, args, env, self.logs)
+    def gunicorn(self, database_url: str, name: str, port: int, **settings: object) -> Process:
+        """Start a web node as production does: `gunicorn -k eventlet -w 1 wsgi:app
+        --bind 127.0.0.1:PORT` (docs/deploy.md)."""
+        args = [str(VENV_BIN / "gunicorn"), "-k", "eventlet", "-w", "1", "wsgi:app",
+                "--bind", f"127.0.0.1:{port}"]
+        return self.start(name, args, child_env(database_url, **settings), own_group=True)
+
+    def start(self, name: str, args: list[str], env: dict[str, str],
+              own_group: bool = False) -> Process:
+        process = Process(name, args, env, self.logs, own_group)
         self.processes.append(process)
         return process
 
