@@ -52,6 +52,7 @@ class Config:
     JOBSCHED_EMBEDDED_SCHEDULER = True
     JOBSCHED_LOG_FORMAT = "text"
     JOBSCHED_TRUSTED_PROXIES = 0
+    JOBSCHED_SOCKETIO_CHANNEL = "jobsched"
     JOBSCHED_RETENTION_DAYS: int | None = None
 
 
@@ -81,6 +82,7 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
         ),
         "JOBSCHED_LOG_FORMAT": _choice(env, "JOBSCHED_LOG_FORMAT", "text", ("text", "json")),
         "JOBSCHED_TRUSTED_PROXIES": _int(env, "JOBSCHED_TRUSTED_PROXIES", 0, 0, 10),
+        "JOBSCHED_SOCKETIO_CHANNEL": _channel(env),
     }
     if env.get("JOBSCHED_RETENTION_DAYS", "").strip():
         settings["JOBSCHED_RETENTION_DAYS"] = _int(env, "JOBSCHED_RETENTION_DAYS", 0, 1, 36_500)
@@ -135,6 +137,16 @@ def redis_url(env: Mapping[str, str]) -> str | None:
         port = _int(env, "REDIS_PORT", 6379, 1, 65_535)
         return f"redis://{host}:{port}/0"
     return None
+
+
+def _channel(env: Mapping[str, str]) -> str:
+    """The Redis pub/sub channel of this deployment's Socket.IO events (and pacing keys):
+    deployments sharing a Redis server must not hear each other's users' jobs."""
+    raw = env.get("JOBSCHED_SOCKETIO_CHANNEL", "").strip() or "jobsched"
+    if not all(c.isalnum() or c in "-_.:" for c in raw) or len(raw) > 100:
+        raise ConfigError("JOBSCHED_SOCKETIO_CHANNEL may use letters, digits and - _ . : "
+                          "(at most 100)")
+    return raw
 
 
 def _secret_key(env: Mapping[str, str], mode: str, instance_dir: Path) -> str:

@@ -67,6 +67,7 @@ def register_extensions(app: Flask) -> None:
         app,
         async_mode=socketio_async_mode(app),
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"]),
+        channel=app.config["JOBSCHED_SOCKETIO_CHANNEL"],
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
         logger=False, engineio_logger=False,
     )

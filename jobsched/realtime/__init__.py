@@ -21,7 +21,8 @@ def init_realtime(app: Flask) -> None:
     queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
     sink = SocketIOSink(
         app, socketio, spawn=socketio.start_background_task, sleep=socketio.sleep,
-        paces=paces(queue, FLUSH_INTERVAL, STATS_INTERVAL, sleep=socketio.sleep),
+        paces=paces(queue, FLUSH_INTERVAL, STATS_INTERVAL, sleep=socketio.sleep,
+                     prefix=app.config["JOBSCHED_SOCKETIO_CHANNEL"]),
     )
     add_audience(app, sink)
 

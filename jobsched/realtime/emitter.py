@@ -39,6 +39,8 @@ def external_sink(app: Flask) -> ExternalSink:
         return ExternalSink(None)
     # Write-only: needs no app and emits through Redis. Threading, because this process runs
     # without eventlet's monkey patching (merely having eventlet installed would pick it).
-    emitter = SocketIO(message_queue=url, async_mode="threading")
-    shared = paces(url, FLUSH_INTERVAL, STATS_INTERVAL)  # turns shared with the web processes
+    channel = app.config["JOBSCHED_SOCKETIO_CHANNEL"]
+    emitter = SocketIO(message_queue=url, channel=channel, async_mode="threading")
+    # Turns shared with the web processes, so a client gets ~4 batches a second in all.
+    shared = paces(url, FLUSH_INTERVAL, STATS_INTERVAL, prefix=channel)
     return ExternalSink(SocketIOSink(app, emitter, spawn=start_thread, paces=shared))

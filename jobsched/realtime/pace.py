@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-UPDATES_KEY = "jobsched:realtime:updates-turn"
-STATS_KEY = "jobsched:realtime:stats-turn"
+UPDATES_KEY = "realtime:updates-turn"  # prefixed by the deployment's channel
+STATS_KEY = "realtime:stats-turn"
 MAX_WAIT = 2.0  # a turn is waited for this long at most; then the batch goes anyway
 _FAILED = object()
 
@@ -102,7 +102,7 @@ class SharedPace:
 
 def paces(
     url: str | None, interval: float, stats_interval: float,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = time.sleep, prefix: str = "jobsched",
 ) -> tuple[Pace, Pace]:
     """The paces for `job_updates` and for `stats`: shared when events go through Redis."""
     if not url:
@@ -110,5 +110,5 @@ def paces(
     import redis
 
     client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    return (SharedPace(client, UPDATES_KEY, interval, sleep),
-            SharedPace(client, STATS_KEY, stats_interval, sleep))
+    return (SharedPace(client, f"{prefix}:{UPDATES_KEY}", interval, sleep),
+            SharedPace(client, f"{prefix}:{STATS_KEY}", stats_interval, sleep))

@@ -115,7 +115,16 @@ def _field_of(error: Any) -> str:
     return path or "args"
 
 
+class TaskModuleError(ImportError):
+    """A module named in JOBSCHED_TASK_MODULES cannot be imported."""
+
+
 def import_task_modules(modules: Iterable[str]) -> None:
     """Import deployers' modules (JOBSCHED_TASK_MODULES) so their @task decorators run."""
     for module in modules:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise TaskModuleError(
+                f"JOBSCHED_TASK_MODULES names {module!r}, which cannot be imported: {error}"
+            ) from error

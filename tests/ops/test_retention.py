@@ -118,7 +118,7 @@ def test_the_command_tells_open_dashboards_through_redis(app, seeded, runner):
     app.config["REDIS_URL"] = url
     client = redis.Redis.from_url(url)
     pubsub = client.pubsub()
-    pubsub.subscribe("flask-socketio")  # python-socketio's channel between processes
+    pubsub.subscribe("jobsched")  # JOBSCHED_SOCKETIO_CHANNEL's default
     try:
         result = runner.invoke(args=["prune-jobs", "--older-than", "30d"])
         assert result.exit_code == 0, result.output

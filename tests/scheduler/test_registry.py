@@ -127,6 +127,9 @@ def test_deployer_task_may_not_shadow_a_built_in(default_registry):
         build_registry(enable_shell=False, modules=[])
 
 
-def test_missing_deployer_module_is_an_import_error(default_registry):
-    with pytest.raises(ModuleNotFoundError):
+def test_missing_deployer_module_is_an_import_error_naming_the_setting(default_registry):
+    from jobsched.scheduler.registry import TaskModuleError
+
+    with pytest.raises(TaskModuleError, match="JOBSCHED_TASK_MODULES names 'no_such_module_for"):
         build_registry(enable_shell=False, modules=["no_such_module_for_jobsched"])
+

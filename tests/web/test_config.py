@@ -229,3 +229,11 @@ def test_bad_values_are_refused_naming_the_variable(tmp_path, name, value, says)
 def test_settings_from_env_does_not_read_the_process_environment(tmp_path, monkeypatch):
     monkeypatch.setitem(os.environ, "JOBSCHED_MAX_CONCURRENT_JOBS", "99")
     assert settings(tmp_path)["JOBSCHED_MAX_CONCURRENT_JOBS"] == 3
+
+
+def test_socketio_channel_defaults_and_is_checked():
+    assert settings_from_env({"JOBSCHED_ENV": "testing"})["JOBSCHED_SOCKETIO_CHANNEL"] == "jobsched"
+    env = {"JOBSCHED_ENV": "testing", "JOBSCHED_SOCKETIO_CHANNEL": "staging.jobs"}
+    assert settings_from_env(env)["JOBSCHED_SOCKETIO_CHANNEL"] == "staging.jobs"
+    with pytest.raises(ConfigError, match="JOBSCHED_SOCKETIO_CHANNEL"):
+        settings_from_env({"JOBSCHED_ENV": "testing", "JOBSCHED_SOCKETIO_CHANNEL": "a b"})
