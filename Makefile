@@ -6,7 +6,7 @@ PORT   ?= 5000
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev migrate vendor bench clean
+.PHONY: run test install install-dev migrate vendor bench bench-smoke clean
 
 run: install
 	JOBSCHED_ENV=$${JOBSCHED_ENV:-development} $(BIN)/flask --app jobsched db upgrade --directory migrations
@@ -36,6 +36,16 @@ migrate: install
 
 vendor:
 	bash tools/vendor.sh
+
+# Benchmarks on PostgreSQL (BENCH_DATABASE_URL, default 127.0.0.1:5432 user postgres) and a
+# private redis-server: `bench` measures everything (~20 min) into docs/benchmarks.md;
+# BENCH_ARGS="--only throughput" picks figures. `bench-smoke` checks the scripts (< 1 min).
+BENCH_ARGS ?=
+bench: install-dev
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-smoke: install-dev
+	$(BIN)/python bench/run.py --smoke $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
