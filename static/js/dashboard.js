@@ -10,6 +10,10 @@
     return;
   }
 
+  var el = live.el;
+  var duration = live.duration;
+  var utc = live.utc;
+
   var PER_PAGE = 20;
   var SAMPLE_MS = 2000;   // chart sampling period
   var SAMPLES = 60;       // two minutes of history
@@ -37,37 +41,6 @@
   var latestStats = null;
 
   // -- small helpers ---------------------------------------------------------------------
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) {
-      node.className = className;
-    }
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    return node;
-  }
-
-  function utc(iso) {
-    return iso ? iso.slice(0, 19).replace("T", " ") + " UTC" : "—";
-  }
-
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) {
-      return "—";
-    }
-    if (seconds < 10) {
-      return seconds.toFixed(1) + " s";
-    }
-    if (seconds < 60) {
-      return Math.round(seconds) + " s";
-    }
-    if (seconds < 3600) {
-      return Math.floor(seconds / 60) + " min " + Math.floor(seconds % 60) + " s";
-    }
-    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
-  }
 
   function filters() {
     return {

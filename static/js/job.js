@@ -10,45 +10,21 @@
     return;
   }
 
+  var el = live.el;
+  var duration = live.duration;
+
   var jobId = Number(root.getAttribute("data-job-id"));
   var EMPTY = { deadline: "none", run_at: "as soon as a slot is free" };
   var eventCount = 0;
   var deleted = false;
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) {
-      node.className = className;
-    }
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    return node;
-  }
-
   function time(iso, empty) {
     if (!iso) {
       return document.createTextNode(empty);
     }
-    var node = el("time", null, iso.slice(0, 19).replace("T", " ") + " UTC");
+    var node = el("time", null, live.utc(iso));
     node.setAttribute("datetime", iso);
     return node;
-  }
-
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) {
-      return "—";
-    }
-    if (seconds < 10) {
-      return seconds.toFixed(1) + " s";
-    }
-    if (seconds < 60) {
-      return Math.round(seconds) + " s";
-    }
-    if (seconds < 3600) {
-      return Math.floor(seconds / 60) + " min " + Math.floor(seconds % 60) + " s";
-    }
-    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
   }
 
   function field(name) {

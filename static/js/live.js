@@ -118,10 +118,47 @@
     return socket;
   }
 
+  // -- formatting shared by the pages -------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text);
+    }
+    return node;
+  }
+
+  // An ISO-8601 time as "YYYY-MM-DD HH:MM:SS UTC" (the API always answers in UTC).
+  function utc(iso) {
+    return iso ? iso.slice(0, 19).replace("T", " ") + " UTC" : "—";
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) {
+      return "—";
+    }
+    if (seconds < 10) {
+      return seconds.toFixed(1) + " s";
+    }
+    if (seconds < 60) {
+      return Math.round(seconds) + " s";
+    }
+    if (seconds < 3600) {
+      return Math.floor(seconds / 60) + " min " + Math.floor(seconds % 60) + " s";
+    }
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+
   window.JobschedLive = {
     start: start,
     api: api,
     errorMessage: errorMessage,
-    throttle: throttle
+    throttle: throttle,
+    el: el,
+    utc: utc,
+    duration: duration
   };
 })();
