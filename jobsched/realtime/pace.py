@@ -47,6 +47,11 @@ class OwnPace:
         return None
 
 
+# Time a batch may spend between its send and the browser beyond a direct emit (the Redis
+# hop and the web process's relay, with a loaded machine's jitter).
+RELAY_MARGIN_MS = 60
+
+
 class SharedPace:
     """Turns shared through a Redis key that lives `interval` seconds."""
 
@@ -72,8 +77,10 @@ class SharedPace:
         return self._take() is None
 
     def done(self) -> None:
-        """Hold the turn one more interval from now, for every process."""
-        self._call(lambda: self._redis.set(self._key, b"1", px=self._ms))
+        """Hold the turn one more interval from now, for every process, plus the relay
+        margin: a scheduler's batch still travels through Redis and a web process to the
+        browser, so the next batch (maybe the web's own, sent directly) must not catch up."""
+        self._call(lambda: self._redis.set(self._key, b"1", px=self._ms + RELAY_MARGIN_MS))
 
     def _take(self) -> int | None:
         """None when the turn is ours (or Redis cannot say); else ms until it may be free."""
