@@ -80,8 +80,9 @@ def engine(database) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def group(tmp_path) -> Iterator[ProcessGroup]:
-    """The layout's processes; all killed (web nodes with their workers) at teardown."""
+def group(tmp_path, database) -> Iterator[ProcessGroup]:
+    """The layout's processes; all killed (web nodes with their workers) at teardown, before
+    their database is dropped (hence the dependency)."""
     processes = ProcessGroup(tmp_path)
     yield processes
     processes.kill_all()
