@@ -7,6 +7,7 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Computed,
@@ -160,6 +161,30 @@ class Job(db.Model):
         back_populates="job", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Execution.id",
     )
+
+
+class JobCount(db.Model):
+    """Running totals behind the stats (jobs/counts.py): rows of changes per (owner, status,
+    priority), appended by database triggers on `jobs` in the same transaction as the change
+    and folded into one row per key now and then. Appending instead of updating one row per
+    key means concurrent writers never wait on each other here."""
+
+    __tablename__ = "job_counts"
+    __table_args__ = (Index("ix_job_counts_owner_id", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    # No foreign key: the rows that take a deleted owner's jobs away are written while the
+    # owner's row goes.
+    owner_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))
+    priority: Mapped[str] = mapped_column(String(6))
+    jobs: Mapped[int] = mapped_column(BigInteger)
+    waited: Mapped[int] = mapped_column(BigInteger)  # jobs with started_at
+    wait_us: Mapped[int] = mapped_column(BigInteger)  # sum of started_at - created_at
+    ran: Mapped[int] = mapped_column(BigInteger)  # jobs with started_at and finished_at
+    run_us: Mapped[int] = mapped_column(BigInteger)  # sum of finished_at - started_at
+    missed: Mapped[int] = mapped_column(BigInteger)  # jobs flagged deadline_missed
 
 
 class Execution(db.Model):

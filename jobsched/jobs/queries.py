@@ -17,6 +17,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from ..models import Execution, Job, User
 from ..scheduler.states import FINISHED, JobStatus, Priority
+from .counts import count_sums, job_counts
 from .errors import ValidationFailed
 from .queue_sql import ELIGIBLE, QUEUE_ORDER, db_now
 
@@ -25,6 +26,7 @@ MAX_ID = 2**31 - 1
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
 DEFAULT_SORT = "-created_at"
+UNFINISHED = tuple(s.value for s in JobStatus if s not in FINISHED)
 
 # sort=queue lists pending jobs as the scheduler will take them: the eligible ones in its
 # exact order (QUEUE_ORDER, the claim's own ORDER BY), then those waiting for their run_at.
@@ -132,9 +134,8 @@ def visible_jobs(user: User | None) -> Select[tuple[Job]]:
 
 def _scoped(query: Select[Any], user: User | None) -> Select[Any]:
     """`query` limited to the jobs `user` may see."""
-    if user is not None and not user.is_admin:
-        query = query.where(Job.owner_id == user.id)
-    return query
+    owner_id = _owner_scope(user)
+    return query if owner_id is None else query.where(Job.owner_id == owner_id)
 
 
 def find_visible_job(session: Session, user: User | None, job_id: int) -> Job | None:
@@ -147,7 +148,10 @@ def find_visible_job(session: Session, user: User | None, job_id: int) -> Job | 
 def list_jobs(session: Session, user: User | None, query: JobQuery) -> Page:
     """One page of the visible jobs matching `query`, and how many match in all."""
     selected = _filtered(visible_jobs(user), query)
-    total = session.scalar(selected.with_only_columns(func.count(Job.id)).order_by(None)) or 0
+    counted = _counted_total(user, query)
+    if counted is None:
+        counted = selected.with_only_columns(func.count(Job.id)).order_by(None)
+    total = int(session.scalar(counted) or 0)
     offset = (query.page - 1) * query.per_page
     items: list[Job] = []
     if offset < total:  # a page past the end needs no query (and no huge OFFSET)
@@ -166,11 +170,34 @@ def _filtered(selected: Select[tuple[Job]], query: JobQuery) -> Select[tuple[Job
     if query.q:
         selected = selected.where(Job.name.ilike(f"%{_escape_like(query.q)}%", escape="\\"))
     if query.owner:
-        owner_id = select(User.id).where(func.lower(User.username) == query.owner.lower())
-        selected = selected.where(Job.owner_id == owner_id.scalar_subquery())
+        selected = selected.where(Job.owner_id == _owner_id(query.owner))
     if query.sort == "queue":  # only pending jobs are in the queue
         selected = selected.where(Job.status == JobStatus.PENDING.value)
     return selected
+
+
+def _counted_total(user: User | None, query: JobQuery) -> Select[Any] | None:
+    """The number of matches from the kept counts (counts.py), when the filters are ones
+    they are kept by (status, priority, owner); None when jobs must be counted."""
+    if query.task or query.q:
+        return None
+    statuses = query.status or tuple(s.value for s in JobStatus)
+    if query.sort == "queue":
+        statuses = tuple(s for s in statuses if s == JobStatus.PENDING.value)
+    counted = (select(func.sum(job_counts.c.jobs))
+               .where(job_counts.c.status.in_(statuses)))
+    if query.priority:
+        counted = counted.where(job_counts.c.priority.in_(query.priority))
+    if (owner_id := _owner_scope(user)) is not None:
+        counted = counted.where(job_counts.c.owner_id == owner_id)
+    if query.owner:
+        counted = counted.where(job_counts.c.owner_id == _owner_id(query.owner))
+    return counted
+
+
+def _owner_id(username: str) -> Any:
+    """The id of the user called `username` (any case), as a scalar subquery."""
+    return select(User.id).where(func.lower(User.username) == username.lower()).scalar_subquery()
 
 
 def _escape_like(text: str) -> str:
@@ -205,13 +232,18 @@ def _seconds_postgresql(element: seconds_between, compiler: Any, **kw: Any) -> s
 
 
 def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[str, Any]:
-    """SPEC §6 stats over the jobs `user` may see (None: all), in two aggregate queries."""
+    """SPEC §6 stats over the jobs `user` may see (None: all), in two queries: the totals
+    the database keeps (counts.py), and a live count over unfinished jobs only for what
+    depends on the time (eligible now, deadlines passed but not yet flagged)."""
     by_status = {s.value: 0 for s in JobStatus}
     by_priority = {p.value: 0 for p in Priority}
-    for status, priority, count in session.execute(_count_query(user)):
-        by_status[status] = by_status.get(status, 0) + count
-        by_priority[priority] = by_priority.get(priority, 0) + count
-    wait, run, missed, queued = session.execute(_figures_query(user)).one()
+    sums = [0] * 5  # waited, wait_us, ran, run_us, missed
+    for status, priority, count, *row in session.execute(count_sums(_owner_scope(user))):
+        by_status[status] = by_status.get(status, 0) + int(count)
+        by_priority[priority] = by_priority.get(priority, 0) + int(count)
+        sums = [total + int(value) for total, value in zip(sums, row, strict=True)]
+    waited, wait_us, ran, run_us, missed = sums
+    queued, overdue = session.execute(_live_query(user)).one()
     return {
         "total": sum(by_status.values()),
         "by_status": by_status,
@@ -219,31 +251,26 @@ def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[
         "running": by_status[JobStatus.RUNNING.value],
         "queued": int(queued or 0),
         "max_concurrent": max_concurrent,
-        "avg_wait_seconds": _seconds(wait),
-        "avg_run_seconds": _seconds(run),
-        "deadline_missed": int(missed or 0),
+        "avg_wait_seconds": _average_seconds(wait_us, waited),
+        "avg_run_seconds": _average_seconds(run_us, ran),
+        "deadline_missed": missed + int(overdue or 0),
     }
 
 
-def _count_query(user: User | None) -> Select[Any]:
-    """Jobs per (status, priority): served by the (status, priority) index."""
-    query = select(Job.status, Job.priority, func.count()).group_by(Job.status, Job.priority)
-    return _scoped(query, user)
+def _owner_scope(user: User | None) -> int | None:
+    """The only owner whose jobs `user` sees, or None for every owner."""
+    return None if user is None or user.is_admin else user.id
 
 
-def _figures_query(user: User | None) -> Select[Any]:
-    """Average wait and run, deadlines missed, and the eligible queue, in one pass."""
-    unfinished = Job.status.not_in([s.value for s in FINISHED])
-    missed = Job.deadline_missed | (unfinished & (Job.deadline < db_now()))
-    ran = Job.finished_at.is_not(None)
+def _live_query(user: User | None) -> Select[Any]:
+    """Eligible now, and past their deadline without the flag yet (the flag is counted with
+    the totals): both only among pending and running jobs, which the index finds."""
+    overdue = (Job.deadline < db_now()) & ~Job.deadline_missed
     query = select(
-        func.avg(seconds_between(Job.created_at, Job.started_at)),
-        func.avg(case((ran, seconds_between(Job.started_at, Job.finished_at)))),
-        func.sum(case((missed, 1), else_=0)),
-        func.sum(case((ELIGIBLE, 1), else_=0)),
-    ).select_from(Job)
+        func.sum(case((ELIGIBLE, 1), else_=0)), func.sum(case((overdue, 1), else_=0)),
+    ).where(Job.status.in_(UNFINISHED))
     return _scoped(query, user)
 
 
-def _seconds(value: Any) -> float | None:
-    return None if value is None else round(float(value), 3)
+def _average_seconds(total_us: int, count: int) -> float | None:
+    return None if not count else round(total_us / count / 1_000_000, 3)

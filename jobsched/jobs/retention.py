@@ -12,7 +12,6 @@ locks for long nor blocks the claims of running schedulers.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from ..scheduler.clock import Clock, utcnow
 from ..scheduler.events import EventSink, JobDeleted
 from ..scheduler.node import Spawn, start_thread
 from ..scheduler.states import JobStatus
+from .chores import Periodic
 from .queue_sql import jobs
 
 log = logging.getLogger(__name__)
@@ -120,46 +120,27 @@ def _delete_batch(cutoff: datetime, batch_size: int) -> Any:
             .returning(jobs.c.id, jobs.c.owner_id))
 
 
-class AutoPrune:
+class AutoPrune(Periodic):
     """A scheduler's housekeeping chore: offer to prune at most once per `interval`, on a
     worker of its own (a prune must not delay claims). `prune` returns how many jobs it
     deleted, or None when another scheduler held the lock."""
+
+    label, worker = "retention", "prune"
 
     def __init__(
         self, prune: Callable[[], int | None], *, interval: timedelta = AUTO_PRUNE_INTERVAL,
         spawn: Spawn = start_thread,
     ) -> None:
-        self._prune, self._interval, self._spawn = prune, interval, spawn
-        self._next_due: datetime | None = None
-        self._busy = threading.Event()  # a prune worker is running
+        super().__init__(interval=interval, spawn=spawn)
+        self._prune = prune
 
-    def __call__(self, now: datetime) -> None:
-        """Called on every scheduler tick; starts a prune when one is due and none runs."""
-        if self._next_due is not None and now < self._next_due:
-            return
-        if self._busy.is_set():
-            return
-        self._next_due = now + self._interval
-        self._busy.set()
-        try:
-            self._spawn(self._run)
-        except Exception:
-            self._busy.clear()
-            log.warning("retention: could not start the prune worker", exc_info=True)
-
-    def _run(self) -> None:
-        try:
-            deleted = self._prune()
-        except Exception:
-            log.warning("retention: prune failed; next try in %s", self._interval, exc_info=True)
+    def work(self) -> None:
+        deleted = self._prune()
+        if deleted is None:
+            log.info("retention: another scheduler is pruning; skipped")
         else:
-            if deleted is None:
-                log.info("retention: another scheduler is pruning; skipped")
-            else:
-                log.info("retention: pruned %d finished jobs", deleted,
-                         extra={"event": "pruned", "deleted": deleted})
-        finally:
-            self._busy.clear()
+            log.info("retention: pruned %d finished jobs", deleted,
+                     extra={"event": "pruned", "deleted": deleted})
 
 
 def retention_chore(
