@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import Connection, Engine, func, select
 
+from ..jobs.counts import job_counts
 from ..jobs.queue_sql import ELIGIBLE, db_now, executions, jobs, nodes
 from ..scheduler.states import ExecutionStatus, JobStatus
 
@@ -32,16 +33,18 @@ class QueueSnapshot:
 
 
 def read_snapshot(conn: Connection) -> QueueSnapshot:
-    """The aggregates, one query each: jobs by status reads the status index; executions
-    by status scans the table, which retention (JOBSCHED_RETENTION_DAYS) keeps bounded."""
-    job_counts = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
+    """The aggregates, one query each: jobs by status sums the kept counts (counts.py);
+    executions by status scans the table, which retention (JOBSCHED_RETENTION_DAYS) keeps
+    bounded."""
+    by_status = conn.execute(select(job_counts.c.status, func.sum(job_counts.c.jobs))
+                             .group_by(job_counts.c.status))
     execution_counts = conn.execute(
         select(executions.c.status, func.count()).group_by(executions.c.status))
     depth = conn.scalar(select(func.count()).select_from(jobs).where(ELIGIBLE))
     alive = conn.scalar(select(func.count()).select_from(nodes).where(
         nodes.c.status.in_(LIVE_NODE_STATES), nodes.c.lease_expires_at > db_now()))
     return QueueSnapshot(
-        jobs_by_status={status: count for status, count in job_counts},
+        jobs_by_status={status: int(count) for status, count in by_status if count},
         queue_depth=depth or 0, nodes_alive=alive or 0,
         executions_by_status={status: count for status, count in execution_counts},
     )
