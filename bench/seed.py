@@ -4,6 +4,7 @@ Jobs go in with set-based `INSERT … SELECT … FROM generate_series` statement
 statement per 100,000 rows, no API call per job). The session runs with
 `session_replication_role = replica`, which skips the queue's NOTIFY triggers: nothing
 listens while a benchmark seeds, and a scheduler loads its heap from the table at start.
+The stats' counting triggers are skipped too, so the jobs are counted once afterwards.
 """
 from __future__ import annotations
 
@@ -102,11 +103,28 @@ def _insert(url: str, rows: str, first: int, count: int, params: dict[str, Any])
                                {**params, "first": start, "last": last})
     finally:
         conn.close()
+    recount_jobs(url)
+
+
+def recount_jobs(url: str) -> None:
+    """The stats' counts of the jobs just loaded (their triggers were off), as `flask
+    recount-jobs` would."""
+    from sqlalchemy import create_engine
+
+    from config import normalize_database_url
+    from jobsched.jobs.counts import recount
+
+    engine = create_engine(normalize_database_url(url))
+    try:
+        recount(engine)
+    finally:
+        engine.dispose()
 
 
 def reset_jobs(url: str) -> None:
-    """Empty jobs, executions and scheduler nodes (users and tokens stay)."""
-    execute(url, "TRUNCATE jobs, executions, scheduler_nodes RESTART IDENTITY CASCADE")
+    """Empty jobs (and their counts), executions and scheduler nodes (users and tokens
+    stay)."""
+    execute(url, "TRUNCATE jobs, executions, scheduler_nodes, job_counts RESTART IDENTITY CASCADE")
 
 
 def analyze(url: str, vacuum: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""`flask prune-jobs`: delete finished jobs older than a given age, with their executions."""
+"""`flask prune-jobs` (delete finished jobs older than an age, with their executions) and
+`flask recount-jobs`."""
 from __future__ import annotations
 
 import re
@@ -12,6 +13,7 @@ from flask.cli import with_appcontext
 from ..extensions import db
 from ..scheduler.clock import utcnow
 from ..scheduler.events import EventSink, NullSink
+from .counts import recount
 from .retention import BATCH_SIZE, count_prunable, prune_jobs
 
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -83,3 +85,11 @@ def _sink() -> EventSink:
     from ..realtime.emitter import external_sink
 
     return external_sink(current_app._get_current_object())
+
+
+@click.command("recount-jobs")
+@with_appcontext
+def recount_jobs_command() -> None:
+    """Count every job again for the stats (after loading jobs with triggers disabled)."""
+    counted = recount(db.engine)
+    click.echo(f"Counted {counted} jobs.")

@@ -11,12 +11,27 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, delete, func, insert, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Select,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 
 from ..database import IMMEDIATE
 from ..models import JobCount
 from ..scheduler.node import Spawn, start_thread
 from .chores import Periodic
+from .queue_sql import jobs
+from .timesql import seconds_between
 
 job_counts = JobCount.__table__
 KEY = ("owner_id", "status", "priority")
@@ -74,6 +89,37 @@ def _compact_sqlite(conn: Connection) -> int:
         folded = conn.execute(insert(job_counts).from_select(KEY + SUMS, _folded(upto)))
         conn.execute(delete(job_counts).where(job_counts.c.id <= top))
         return folded.rowcount
+
+
+def recount(engine: Engine) -> int:
+    """Count every job again, replacing the kept counts (for a table loaded with triggers
+    off, e.g. a bulk load under `session_replication_role = replica`); writers to `jobs`
+    wait meanwhile. Returns the number of jobs counted."""
+    with engine.connect() as conn:
+        conn.execution_options(**IMMEDIATE)  # SQLite: the write lock from the start
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("LOCK TABLE jobs IN SHARE MODE"))
+            conn.execute(delete(job_counts))
+            conn.execute(insert(job_counts).from_select(KEY + SUMS, _every_job()))
+            return int(conn.scalar(select(func.sum(job_counts.c.jobs))) or 0)
+
+
+def _every_job() -> Select[Any]:
+    """The counts of every row of `jobs`, computed as the triggers compute them."""
+    wait = _microseconds(jobs.c.created_at, jobs.c.started_at)
+    run = case((jobs.c.finished_at.is_not(None),
+                _microseconds(jobs.c.started_at, jobs.c.finished_at)))
+    key = (jobs.c.owner_id, jobs.c.status, jobs.c.priority)
+    return select(
+        *key, func.count(), func.count(jobs.c.started_at), func.coalesce(func.sum(wait), 0),
+        func.count(run), func.coalesce(func.sum(run), 0),
+        func.count().filter(jobs.c.deadline_missed),
+    ).group_by(*key)
+
+
+def _microseconds(start: Any, end: Any) -> Any:
+    return cast(func.round(seconds_between(start, end) * 1_000_000), BigInteger)
 
 
 def last_row_id(engine: Engine) -> int | None:

@@ -10,16 +10,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Select, case, func, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
 from ..models import Execution, Job, User
 from ..scheduler.states import FINISHED, JobStatus, Priority
 from .counts import count_sums, job_counts
 from .errors import ValidationFailed
 from .queue_sql import ELIGIBLE, QUEUE_ORDER, db_now
+from .timesql import seconds_between  # noqa: F401  (jobs.service reads it from here)
 
 # Ids are 32-bit on PostgreSQL; a larger one cannot exist (and must not reach the driver).
 MAX_ID = 2**31 - 1
@@ -210,25 +209,6 @@ def job_executions(session: Session, job: Job) -> list[Execution]:
     return list(session.scalars(
         select(Execution).where(Execution.job_id == job.id).order_by(Execution.id)
     ))
-
-
-class seconds_between(FunctionElement[float]):
-    """Seconds from the first datetime column to the second, computed by the database."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"((julianday({end}) - julianday({start})) * 86400.0)"
-
-
-@compiles(seconds_between, "postgresql")
-def _seconds_postgresql(element: seconds_between, compiler: Any, **kw: Any) -> str:
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
 
 
 def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Every change to `jobs` appends what it changed in `job_counts` (per owner, status and
 priority: jobs, time waited and run, deadlines missed), in the same transaction. On
 PostgreSQL one statement-level trigger per event adds one row per key a statement touched,
-however many jobs it changed; SQLite has row-level triggers only. Existing jobs are counted
-once, here.
+however many jobs it changed (and TRUNCATE empties the counts); SQLite has row-level
+triggers only. Existing jobs are counted once, here.
 
 Revision ID: 0002
 Revises: 0001
@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = "owner_id, status, priority, jobs, waited, wait_us, ran, run_us, missed"
-EVENTS = ("insert", "update", "delete")
+EVENTS = ("insert", "update", "delete", "truncate")
 
 
 def _pg_microseconds(start: str, end: str) -> str:
@@ -55,7 +55,9 @@ def _pg_append(*parts: str) -> str:
 PG_FUNCTION = f"""
 CREATE FUNCTION jobsched_count_jobs() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM job_counts;
+    ELSIF TG_OP = 'INSERT' THEN
         {_pg_append(_pg_sums('new_rows', '1'))}
     ELSIF TG_OP = 'DELETE' THEN
         {_pg_append(_pg_sums('old_rows', '-1'))}
@@ -74,6 +76,8 @@ PG_TRIGGERS = [
        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
        FOR EACH STATEMENT EXECUTE FUNCTION jobsched_count_jobs()""",
     """CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+       FOR EACH STATEMENT EXECUTE FUNCTION jobsched_count_jobs()""",
+    """CREATE TRIGGER jobs_count_truncate AFTER TRUNCATE ON jobs
        FOR EACH STATEMENT EXECUTE FUNCTION jobsched_count_jobs()""",
 ]
 

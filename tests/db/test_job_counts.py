@@ -16,7 +16,13 @@ from sqlalchemy import delete, func, insert, select, text, update
 
 from jobsched import create_app
 from jobsched.extensions import db
-from jobsched.jobs.counts import COMPACT_LOCK_KEY, CountsCompaction, compact, job_counts
+from jobsched.jobs.counts import (
+    COMPACT_LOCK_KEY,
+    CountsCompaction,
+    compact,
+    job_counts,
+    recount,
+)
 from jobsched.jobs.queries import JobQuery, job_stats, list_jobs
 from jobsched.jobs.queue_sql import jobs
 from jobsched.models import User
@@ -260,3 +266,39 @@ def test_list_totals_from_the_counts_match_the_rows(app, owners):
                     for row in rows)
                 assert list_jobs(db.session, user, query).total == expected, (user, query)
         db.session.remove()
+
+
+def test_recount_repairs_counts_of_jobs_loaded_without_triggers(app, owners):
+    Writes(app, owners, seed=10).run(30)
+    with app.app_context():
+        with db.engine.begin() as conn:  # as a bulk load with triggers off leaves them
+            conn.execute(delete(job_counts))
+        total = db.session.scalar(select(func.count()).select_from(jobs))
+        assert job_stats(db.session, None, 3)["total"] == 0 < total
+        db.session.remove()
+        assert recount(db.engine) == total
+    assert_counts_agree(app, owners)
+    Writes(app, owners, seed=11).run(10)  # the triggers go on from the recount
+    assert_counts_agree(app, owners)
+
+
+def test_recount_jobs_command(app, owners, runner):
+    Writes(app, owners, seed=12).run(10)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(delete(job_counts))
+            total = conn.scalar(select(func.count()).select_from(jobs))
+    result = runner.invoke(args=["recount-jobs"])
+    assert result.exit_code == 0 and f"Counted {total} jobs." in result.output
+    assert_counts_agree(app, owners)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_truncating_jobs_empties_the_counts(app, owners):
+    Writes(app, owners, seed=13).run(10)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("TRUNCATE jobs, executions"))
+    assert count_rows(app) == 0
+    assert_counts_agree(app, owners)
