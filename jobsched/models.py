@@ -112,13 +112,17 @@ class Job(db.Model):
         CheckConstraint("progress IS NULL OR progress BETWEEN 0 AND 100", name="progress"),
         # The scheduler's queue order (SPEC §5) over pending jobs only; deadline ASC puts
         # NULLs last on PostgreSQL, which matches "no deadline after any deadline".
+        # Both partial indexes also carry what the stats' live count reads (jobs/queries.py
+        # `_live_query`), so it never visits the table's pages on PostgreSQL.
         Index(
             "ix_jobs_queue", "priority_rank", "deadline", "id",
             postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'"),
+            postgresql_include=["run_at", "deadline_missed", "owner_id"],
         ),
         Index(
             "ix_jobs_running_lease", "lease_expires_at",
             postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'"),
+            postgresql_include=["deadline", "deadline_missed", "owner_id"],
         ),
         Index("ix_jobs_owner_id_id", "owner_id", "id"),
         Index("ix_jobs_status_priority", "status", "priority"),

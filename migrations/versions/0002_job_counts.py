@@ -131,6 +131,23 @@ def _backfill(dialect: str) -> str:
         FROM jobs GROUP BY owner_id, status, priority"""
 
 
+# The partial indexes of pending and running jobs carry the columns the stats' live count
+# reads, so that count is an index-only scan (PostgreSQL; SQLite has no INCLUDE).
+PARTIAL_INDEXES = {
+    'ix_jobs_queue': (['priority_rank', 'deadline', 'id'], 'pending',
+                      ['run_at', 'deadline_missed', 'owner_id']),
+    'ix_jobs_running_lease': (['lease_expires_at'], 'running',
+                              ['deadline', 'deadline_missed', 'owner_id']),
+}
+
+
+def _recreate_partial_indexes(include: bool) -> None:
+    for name, (columns, status, extra) in PARTIAL_INDEXES.items():
+        op.drop_index(name, table_name='jobs')
+        op.create_index(name, 'jobs', columns, postgresql_where=sa.text(f"status = '{status}'"),
+                        postgresql_include=extra if include else [])
+
+
 def upgrade():
     op.create_table('job_counts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -156,6 +173,8 @@ def upgrade():
     for trigger in PG_TRIGGERS if dialect == 'postgresql' else SQLITE_TRIGGERS:
         op.execute(trigger)
     op.execute(_backfill(dialect))
+    if dialect == 'postgresql':
+        _recreate_partial_indexes(include=True)
 
 
 def downgrade():
@@ -164,6 +183,7 @@ def downgrade():
         op.execute(f"DROP TRIGGER IF EXISTS jobs_count_{event}{' ON jobs' if postgresql else ''}")
     if postgresql:
         op.execute("DROP FUNCTION IF EXISTS jobsched_count_jobs()")
+        _recreate_partial_indexes(include=False)
     with op.batch_alter_table('job_counts', schema=None) as batch_op:
         batch_op.drop_index('ix_job_counts_owner_id')
 
