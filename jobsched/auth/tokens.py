@@ -31,17 +31,23 @@ def issue_token(session: Session, user: User, name: str = "") -> tuple[ApiToken,
 
 def user_for_token(session: Session, plaintext: str) -> User | None:
     """The user a live (not revoked) token belongs to, recording when it was last used."""
-    token = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext),
-                               ApiToken.revoked_at.is_(None))
-    )
-    if token is None:
+    # One query for both: every API call authenticates, so a second round trip for the
+    # user would be paid on every request.
+    row = session.execute(
+        select(ApiToken, User).join(ApiToken.user)
+        .where(ApiToken.token_hash == hash_token(plaintext), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None:
         return None
+    token, user = row
     now = utcnow()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         token.last_used_at = now  # at most one write a minute per token
         session.commit()
-    return token.user
+        # The commit expired the user; callers use it after the session is gone (a
+        # Socket.IO connect removes it at once), so hand it back loaded.
+        session.refresh(user)
+    return user
 
 
 def revoke_token(session: Session, user: User, token_id: int) -> bool:

@@ -18,7 +18,6 @@ from ..scheduler.states import JobStatus, Priority
 from .counts import count_sums, job_counts
 from .errors import ValidationFailed
 from .queue_sql import ELIGIBLE, QUEUE_ORDER, db_now
-from .timesql import seconds_between  # noqa: F401  (jobs.service reads it from here)
 
 # Ids are 32-bit on PostgreSQL; a larger one cannot exist (and must not reach the driver).
 MAX_ID = 2**31 - 1

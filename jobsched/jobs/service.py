@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, delete, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, delete, insert, update
+from sqlalchemy.orm import Session, scoped_session
 
 from ..database import IMMEDIATE
 from ..models import Execution, Job, User
@@ -29,9 +29,10 @@ from ..scheduler.states import (
     transition,
 )
 from .errors import Forbidden, JobNotFound, ValidationFailed, WrongState
-from .queries import find_visible_job, seconds_between
+from .queries import find_visible_job
 from .queue_sql import db_now
 from .serialize import parse_datetime
+from .timesql import seconds_between
 
 # What a user may set (SPEC §6): everything else on a job belongs to the scheduler.
 EDITABLE_FIELDS = (
@@ -66,10 +67,13 @@ def create_job(
     values = clean_fields({**DEFAULTS, **data}, CREATE_FIELDS, required=("name",))
     task = task_for(registry, user, values["task"])
     values["args"] = checked_args(registry, task, values["args"])
-    with _write_transaction(session):
-        job = Job(owner_id=user.id, status=JobStatus.PENDING.value, **values)
-        session.add(job)
-        session.commit()
+    row = {"owner_id": user.id, "status": JobStatus.PENDING.value, **values}
+    with _write_transaction(session, after_reads="keep"):
+        # RETURNING gives the job as stored (JSONB's form of args, every column) in the
+        # INSERT's own round trip, and a commit that keeps it loaded answers the caller
+        # without reading it again.
+        job = session.scalars(insert(Job).returning(Job), [row]).one()
+        _commit_keeping_loaded(session)
     sink.publish(JobChanged(job.id, job.owner_id))
     return job
 
@@ -173,16 +177,45 @@ def _change(
 
 
 @contextmanager
-def _write_transaction(session: Session) -> Iterator[None]:
-    """This call's own write transaction (ending whatever the request read before it); a
-    refusal raised inside rolls it back at once, releasing SQLite's write lock."""
-    session.commit()
-    session.connection(execution_options=IMMEDIATE)
+def _write_transaction(
+    session: Session, after_reads: Literal["refresh", "keep"] = "refresh",
+) -> Iterator[None]:
+    """This call's own write transaction; a refusal raised inside rolls it back at once,
+    releasing SQLite's write lock.
+
+    "refresh" ends whatever the request read before (the commit expires it), so a job is
+    decided on as it is now. "keep" is for a write that decides from nothing read before
+    it (an insert): on PostgreSQL it joins the request's open transaction (READ COMMITTED:
+    nothing to end), saving a commit and the reloads it would cause; SQLite must still end
+    the read transaction to start a `BEGIN IMMEDIATE` one, but keeps the loaded objects.
+    """
+    if after_reads == "refresh":
+        session.commit()
+        session.connection(execution_options=IMMEDIATE)
+    elif _is_sqlite(session):
+        _commit_keeping_loaded(session)
+        session.connection(execution_options=IMMEDIATE)
     try:
         yield
     except BaseException:
         session.rollback()
         raise
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind(Job.__mapper__).dialect.name == "sqlite"
+
+
+def _commit_keeping_loaded(session: Session | scoped_session[Session]) -> None:
+    """Commit without expiring the session's objects: what was just written or read in this
+    transaction is what the caller goes on to show, so reloading it would only cost round
+    trips. Only for commits whose objects hold no values the database computed unseen."""
+    own = session() if isinstance(session, scoped_session) else session
+    expire_on_commit, own.expire_on_commit = own.expire_on_commit, False
+    try:
+        own.commit()
+    finally:
+        own.expire_on_commit = expire_on_commit
 
 
 def _write(session: Session, statement: Any) -> bool:

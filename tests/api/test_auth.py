@@ -189,3 +189,16 @@ def test_a_token_call_needs_no_csrf_token_and_a_token_overrides_the_session(app,
     assert browser.post("/jobs/", 201, json={"name": "t"},
                         headers={"Authorization": f"Bearer {accounts['bob']}"})["owner"] == "bob"
     browser.get("/jobs/", 401, headers={"Authorization": "Bearer js_wrong"})
+
+
+@pytest.mark.parametrize("uses", [1, 2], ids=["first use (records it)", "later use"])
+def test_a_tokens_user_is_usable_after_its_session_is_gone(app, accounts, uses):
+    """A Socket.IO connect authenticates with a token, then removes the session before it
+    reads the user's rooms."""
+    from jobsched.auth.tokens import user_for_token
+
+    with app.app_context():
+        for _ in range(uses):
+            user = user_for_token(db.session, accounts["alice"])
+            db.session.remove()
+        assert (user.username, user.is_admin) == ("alice", False)
