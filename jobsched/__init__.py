@@ -55,7 +55,7 @@ def trust_proxies(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from .auth import init_login
     from .database import init_database
-    from .realtime import init_realtime
+    from .realtime import client_manager, init_realtime
     from .runtime import init_runtime
 
     init_database(app, db)  # per-dialect engine options, SQLite pragmas and BEGIN modes
@@ -66,8 +66,7 @@ def register_extensions(app: Flask) -> None:
     socketio.init_app(
         app,
         async_mode=socketio_async_mode(app),
-        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"]),
-        channel=app.config["JOBSCHED_SOCKETIO_CHANNEL"],
+        client_manager=client_manager(app),  # the Redis message queue, when there is one
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
         logger=False, engineio_logger=False,
     )

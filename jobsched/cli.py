@@ -1,4 +1,4 @@
-"""Flask CLI commands: create-user, run-scheduler, prune-jobs."""
+"""Flask CLI commands: create-user, run-scheduler, prune-jobs, recount-jobs."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from .metrics.server import MetricsServer
 
 
+SWITCH_INTERVAL_SECONDS = 0.001
+
+
 def _log_to_stderr(app: Flask) -> None:
     """One line per event on stderr, as text or JSON (JOBSCHED_LOG_FORMAT); Flask's own
     handler is removed, or each record would be printed twice (logging_setup.py)."""
@@ -22,11 +25,12 @@ def _log_to_stderr(app: Flask) -> None:
 
 def init_commands(app: Flask) -> None:
     from .auth.commands import create_user
-    from .jobs.commands import prune_jobs_command
+    from .jobs.commands import prune_jobs_command, recount_jobs_command
 
     app.cli.add_command(create_user)
     app.cli.add_command(run_scheduler)
     app.cli.add_command(prune_jobs_command)
+    app.cli.add_command(recount_jobs_command)
 
 
 @click.command("run-scheduler")
@@ -45,10 +49,14 @@ def run_scheduler(concurrency: int | None, name: str | None, metrics_port: int |
     from .scheduler.store import NodeConflict
 
     app = current_app._get_current_object()
+    # The loop, the workers, the watchdog and the event sink share one interpreter lock: a
+    # 1 ms switch interval (Python's default is 5 ms) keeps a claim or a final write from
+    # waiting behind another thread's Python (wsgi.py does the same for the web).
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     metrics = _serve_metrics(metrics_port, metrics_host)
     _log_to_stderr(app)
     sink = external_sink(app)
-    service = build_service(app, sink, name=name, concurrency=concurrency)
+    service = build_service(app, sink, name=name, concurrency=concurrency, own_engine=True)
     install_stop_signals(service)
     click.echo(f"scheduler {service.node.name}: concurrency {service.node.concurrency}, "
                f"limit {service.node.limit}")

@@ -50,6 +50,23 @@ def engine_options(url: str) -> dict[str, Any]:
     return {}
 
 
+# The scheduler's own PostgreSQL engine: room for every thread that may hold a connection at
+# once (attempt workers, the loop, the watchdog, housekeeping), so no overflow connection is
+# opened and closed again per write; and no pre-ping, a round trip per transaction: the
+# node survives a dead connection (its store errors resync; final writes are retried), and
+# the first error on a dead connection invalidates the whole pool.
+SCHEDULER_SPARE_CONNECTIONS = 4
+
+
+def scheduler_engine_options(url: str, concurrency: int) -> dict[str, Any]:
+    """create_engine options for a scheduler process running `concurrency` attempts."""
+    options = engine_options(url)
+    if make_url(url).get_backend_name() == "postgresql":
+        options.update(pool_pre_ping=False, max_overflow=SCHEDULER_SPARE_CONNECTIONS,
+                       pool_size=concurrency + SCHEDULER_SPARE_CONNECTIONS)
+    return options
+
+
 def configure_engine(engine: Engine) -> Engine:
     """Install the SQLite connection rules on `engine` (idempotent; no-op on PostgreSQL)."""
     if engine.dialect.name != "sqlite":

@@ -7,9 +7,10 @@ so what follows it in the same transaction (closing the execution) cannot race a
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, text, update
 
 from ..scheduler.states import ExecutionStatus, JobStatus
 from ..scheduler.store import ClaimedJob, Outcome
@@ -119,3 +120,98 @@ def tail_output(output: str) -> str:
     if len(data) <= OUTPUT_LIMIT_BYTES:
         return output
     return data[-OUTPUT_LIMIT_BYTES:].decode("utf-8", "ignore")
+
+
+# -- PostgreSQL: many attempts ended in one statement --------------------------------------
+
+# One row per attempt, as parallel arrays (one bound parameter each, so the statement's text
+# and its prepared form never change with the batch size). `locked` takes the fenced job
+# rows in id order, so two such batches, or a batch and a heartbeat, never deadlock; `ended`
+# is the fence per row (still running, still this token); `closed` closes the executions
+# of the jobs ended, and for a `cancelled` outcome whose lease a user's cancel already
+# ended, the execution if it is still open under its own token (as `finish` does).
+FINISH_BATCH_SQL = """
+WITH v AS (
+    SELECT * FROM unnest(
+        CAST(:job_ids AS bigint[]), CAST(:tokens AS text[]), CAST(:execution_ids AS bigint[]),
+        CAST(:job_statuses AS text[]), CAST(:execution_statuses AS text[]),
+        CAST(:results AS text[]), CAST(:errors AS text[]), CAST(:outputs AS text[]),
+        CAST(:progresses AS integer[]), CAST(:retry_delays AS double precision[])
+    ) AS v(job_id, token, execution_id, job_status, execution_status, result, error, output,
+           progress, retry_delay)
+),
+locked AS MATERIALIZED (
+    SELECT jobs.id FROM jobs JOIN v ON jobs.id = v.job_id AND jobs.lease_token = v.token
+    WHERE jobs.status = 'running'
+    ORDER BY jobs.id
+    FOR UPDATE OF jobs
+),
+ended AS (
+    UPDATE jobs SET
+        status = v.job_status,
+        updated_at = now(),
+        node = NULL, lease_token = NULL, lease_expires_at = NULL,
+        progress = COALESCE(v.progress, jobs.progress),
+        result = CASE WHEN v.job_status = 'completed' THEN CAST(v.result AS jsonb)
+                      ELSE jobs.result END,
+        error = CASE WHEN v.job_status = 'completed' THEN NULL
+                     WHEN v.job_status = 'cancelled' THEN jobs.error
+                     ELSE v.error END,
+        run_at = CASE WHEN v.job_status = 'pending'
+                      THEN now() + make_interval(secs => v.retry_delay)
+                      ELSE jobs.run_at END,
+        finished_at = CASE WHEN v.job_status = 'pending' THEN jobs.finished_at
+                           ELSE now() END,
+        deadline_missed = CASE WHEN v.job_status = 'pending' THEN jobs.deadline_missed
+                               ELSE (jobs.deadline IS NOT NULL AND jobs.deadline < now()) END
+    FROM v
+    WHERE jobs.id = v.job_id AND jobs.id IN (SELECT id FROM locked)
+      AND jobs.status = 'running' AND jobs.lease_token = v.token
+    RETURNING jobs.id, jobs.owner_id, jobs.status, v.token
+),
+closed AS (
+    UPDATE executions SET
+        status = v.execution_status,
+        finished_at = now(),
+        error = v.error,
+        duration_seconds = EXTRACT(epoch FROM now() - executions.started_at),
+        output = COALESCE(v.output, executions.output)
+    FROM v
+    WHERE executions.id = v.execution_id
+      AND (v.token IN (SELECT token FROM ended)
+           OR (v.execution_status = 'cancelled' AND executions.status = 'running'
+               AND executions.lease_token = v.token))
+    RETURNING executions.id
+)
+SELECT ended.id, ended.owner_id, ended.status, ended.token FROM ended
+"""
+FINISH_BATCH = text(FINISH_BATCH_SQL)
+
+
+def finish_batch_params(items: list[tuple[ClaimedJob, Outcome]]) -> dict[str, list[Any]]:
+    """FINISH_BATCH's parallel arrays for these attempts (same order as `items`)."""
+    params: dict[str, list[Any]] = {name: [] for name in (
+        "job_ids", "tokens", "execution_ids", "job_statuses", "execution_statuses", "results",
+        "errors", "outputs", "progresses", "retry_delays")}
+    for claim, outcome in items:
+        status = next_status(claim, outcome)
+        params["job_ids"].append(claim.id)
+        params["tokens"].append(claim.lease_token)
+        params["execution_ids"].append(claim.execution_id)
+        params["job_statuses"].append(status.value)
+        params["execution_statuses"].append(outcome.status.value)
+        params["results"].append(_json_text(outcome.result, status))
+        params["errors"].append(outcome.error)
+        params["outputs"].append(None if outcome.output is None else tail_output(outcome.output))
+        params["progresses"].append(
+            None if outcome.progress is None else max(0, min(100, int(outcome.progress))))
+        params["retry_delays"].append(float(outcome.retry_delay))
+    return params
+
+
+def _json_text(result: Any, status: JobStatus) -> str | None:
+    """The result as JSON text for a completed job (None stays SQL NULL, as the JSON
+    column's none_as_null stores it); other statuses keep the job's result."""
+    if status is not JobStatus.COMPLETED or result is None:
+        return None
+    return json.dumps(result, allow_nan=False)

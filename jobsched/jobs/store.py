@@ -20,12 +20,12 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    String,
     case,
     func,
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,13 +36,16 @@ from ..scheduler.clock import Clock, utcnow
 from ..scheduler.ordering import queue_key
 from ..scheduler.states import ExecutionStatus, JobStatus, Priority
 from ..scheduler.store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
+from .group_commit import BatchFailed, GroupCommit
 from .lease_sql import (
+    FINISH_BATCH,
     LEASE_ONLY,
     NO_LEASE,
     OUTPUT_LIMIT_BYTES,
     close_execution,
     closed_values,
     fence,
+    finish_batch_params,
     job_end_values,
     lost_error,
     next_status,
@@ -71,6 +74,55 @@ _FENCE_STATUSES = frozenset(
 )
 
 
+CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+# The PostgreSQL claim as one statement, built once (SPEC §5 order and eligibility, as
+# QUEUE_ORDER and ELIGIBLE say them). `room` is what the global limit leaves; the candidates
+# are picked in a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED, which the planner cannot
+# fold into the UPDATE (a folded LIMIT subquery can update more rows than the limit), and
+# rows another transaction is changing (a cancel, an edit) are skipped, not waited for.
+# The claim is stamped with `at`, the clock read while the statement runs: after its
+# snapshot, so every finish the count saw committed (and stamped its finished_at) before it.
+# The statement's own start (statement_timestamp()) comes before its snapshot, so a finish
+# committing in between would seem to end after the next job started, beyond the limit.
+CLAIM = text("""
+WITH stamp AS MATERIALIZED (SELECT clock_timestamp() AS at),
+room AS (
+    SELECT GREATEST(0, LEAST(CAST(:max_claims AS integer),
+                             CAST(:limit AS integer) - count(*))) AS n
+    FROM jobs WHERE status = 'running'
+),
+picked AS MATERIALIZED (
+    SELECT id FROM jobs
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
+      AND (run_at IS NULL OR run_at <= (SELECT at FROM stamp))
+    ORDER BY priority_rank ASC, deadline ASC NULLS LAST, id ASC
+    LIMIT (SELECT n FROM room)
+    FOR UPDATE SKIP LOCKED
+),
+started AS (
+    UPDATE jobs SET
+        status = 'running', attempts = jobs.attempts + 1, node = :node,
+        lease_token = CAST(gen_random_uuid() AS text),
+        lease_expires_at = stamp.at + make_interval(secs => :lease_seconds),
+        started_at = stamp.at, updated_at = stamp.at, progress = NULL, finished_at = NULL
+    FROM picked, stamp WHERE jobs.id = picked.id
+    RETURNING jobs.id, jobs.owner_id, jobs.task, jobs.args, jobs.attempts, jobs.max_attempts,
+              jobs.timeout_seconds, jobs.deadline, jobs.priority, jobs.lease_token,
+              jobs.started_at, jobs.created_at, jobs.run_at
+),
+opened AS (
+    INSERT INTO executions (job_id, attempt, status, node, lease_token, started_at, output)
+    SELECT id, attempts, 'running', :node, lease_token, started_at, '' FROM started
+    RETURNING id, job_id
+)
+SELECT started.*, opened.id AS execution_id FROM started JOIN opened ON opened.job_id = started.id
+""").columns(
+    jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts, jobs.c.max_attempts,
+    jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority, jobs.c.lease_token,
+    jobs.c.started_at, jobs.c.created_at, jobs.c.run_at, executions.c.id.label("execution_id"),
+)
+
 class SqlJobStore:
     """The JobStore protocol on an SQLAlchemy engine: one short transaction per call."""
 
@@ -82,6 +134,8 @@ class SqlJobStore:
         self._clock = clock
         self._postgres = engine.dialect.name == "postgresql"
         self._registered: set[str] = set()  # node names this process has registered
+        self._finishes: GroupCommit[tuple[ClaimedJob, Outcome], Finished | None] = (
+            GroupCommit(self._finish_batch))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -134,54 +188,54 @@ class SqlJobStore:
         ids = list(dict.fromkeys(candidate_ids))[:_IN_CHUNK]
         if not ids or max_claims <= 0:
             return []
+        if self._postgres:
+            return self._claim_postgres(ids, node, max_claims, limit, lease_seconds)
         with self._writer.begin() as conn:
-            if self._postgres:
-                # Serialises claimers until commit; SQLite's BEGIN IMMEDIATE already has.
-                conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+            # SQLite's BEGIN IMMEDIATE serialises claimers until commit.
             room = min(max_claims, limit - _running(conn))
             if room <= 0:
                 return []
-            now = self._now(after_lock=True)
+            now = self._now()
             started = conn.execute(self._claim_statement(ids, node, room, now, lease_seconds))
             rows = sorted(started.all(), key=_row_queue_key)
             execution_ids = _insert_executions(conn, rows, node) if rows else {}
         return [_claimed(row, execution_ids[row.id], node) for row in rows]
 
+    def _claim_postgres(
+        self, ids: list[int], node: str, max_claims: int, limit: int, lease_seconds: int
+    ) -> list[ClaimedJob]:
+        """Two statements under one transaction: the claim lock, then CLAIM (count, pick,
+        start, insert the executions). The lock is its own statement so that CLAIM's
+        snapshot, taken after it, sees every claim committed before."""
+        with self._writer.begin() as conn:
+            conn.execute(CLAIM_LOCK, {"key": CLAIM_LOCK_KEY})
+            rows = conn.execute(CLAIM, {
+                "ids": ids, "node": node, "max_claims": max_claims, "limit": limit,
+                "lease_seconds": float(lease_seconds),
+            }).all()
+        rows.sort(key=_row_queue_key)
+        return [_claimed(row, row.execution_id, node) for row in rows]
+
     def _claim_statement(
         self, ids: list[int], node: str, room: int, now: Instant, lease_seconds: int
     ) -> Any:
-        """UPDATE the first `room` eligible candidates to running, RETURNING what started.
-
-        PostgreSQL: the candidates are picked in a MATERIALIZED CTE with FOR UPDATE SKIP
-        LOCKED, which the planner cannot fold into the UPDATE (a folded LIMIT subquery can
-        update more rows than the limit), and rows another transaction is changing (a cancel,
-        an edit) are skipped, not waited for. SQLite has one writer at a time, so a plain
-        subquery is already atomic.
-        """
+        """SQLite: UPDATE the first `room` eligible candidates to running, RETURNING what
+        started. SQLite has one writer at a time, so a plain subquery is already atomic
+        (PostgreSQL claims with CLAIM)."""
         picked = (
             select(jobs.c.id).where(jobs.c.id.in_(ids), eligible(now.sql))
             .order_by(*QUEUE_ORDER).limit(room)
         )
-        if self._postgres:
-            chosen = picked.with_for_update(skip_locked=True).cte("c").prefix_with("MATERIALIZED")
-            where = jobs.c.id == chosen.c.id
-        else:
-            where = jobs.c.id.in_(picked.scalar_subquery())
-        return update(jobs).where(where).values(
+        return update(jobs).where(jobs.c.id.in_(picked.scalar_subquery())).values(
             status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, node=node,
-            lease_token=self._new_token(), lease_expires_at=now.plus(lease_seconds),
+            lease_token=func.lower(func.hex(func.randomblob(16))),
+            lease_expires_at=now.plus(lease_seconds),
             started_at=now.sql, updated_at=now.sql, progress=None, finished_at=None,
         ).returning(
             jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts,
             jobs.c.max_attempts, jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority,
             jobs.c.lease_token, jobs.c.started_at, jobs.c.created_at, jobs.c.run_at,
         )
-
-    def _new_token(self) -> ColumnElement[str]:
-        """A fresh random lease token per row, made by the database inside the UPDATE."""
-        if self._postgres:
-            return func.gen_random_uuid().cast(String)
-        return func.lower(func.hex(func.randomblob(16)))
 
     # -- leases -------------------------------------------------------------------------------
 
@@ -195,10 +249,12 @@ class SqlJobStore:
             conn.execute(update(nodes).where(nodes.c.name == node).values(
                 heartbeat_at=now.sql, lease_expires_at=expires))
             for chunk in _chunks(tokens):
-                conn.execute(update(jobs).where(
-                    jobs.c.status == JobStatus.RUNNING.value, jobs.c.node == node,
-                    jobs.c.lease_token.in_(chunk),
-                ).values(lease_expires_at=expires, **LEASE_ONLY))
+                held = (jobs.c.status == JobStatus.RUNNING.value) & (jobs.c.node == node) & (
+                    jobs.c.lease_token.in_(chunk))
+                if self._postgres:
+                    held = held & (jobs.c.id == _locked_in_id_order(held).c.id)
+                conn.execute(update(jobs).where(held).values(
+                    lease_expires_at=expires, **LEASE_ONLY))
 
     def renew(self, claim: ClaimedJob, lease_seconds: int) -> bool:
         """Extend one lease; False when the lease is lost (job cancelled, rescued, deleted)."""
@@ -226,25 +282,29 @@ class SqlJobStore:
 
     def finish(self, claim: ClaimedJob, outcome: Outcome) -> Finished | None:
         """End the attempt per `outcome` (completed, pending again after retry_delay, failed,
-        or cancelled); None when the lease was lost."""
+        or cancelled); None when the lease was lost.
+
+        Attempts that end at the same time share one transaction (GroupCommit): the fence
+        stays per row, so each gets exactly the answer its own write would have given. When
+        a shared write fails, this attempt is written again alone, so one attempt's bad
+        value (or a deadlock) never costs the others their write.
+        """
         if outcome.status not in _FENCE_STATUSES:
             raise ValueError(f"an attempt cannot finish as {outcome.status.value}")
-        status = next_status(claim, outcome)
+        try:
+            return self._finishes.submit((claim, outcome))
+        except BatchFailed:
+            return self._finish_batch([(claim, outcome)])[0]
+
+    def _finish_batch(self, items: list[tuple[ClaimedJob, Outcome]]) -> list[Finished | None]:
+        """End these attempts in one transaction; one answer per item, in order."""
         with self._writer.begin() as conn:
+            if self._postgres:
+                rows = conn.execute(FINISH_BATCH, finish_batch_params(items))
+                ended = {row.token: row for row in rows}
+                return [_finished(ended.get(claim.lease_token)) for claim, _ in items]
             now = self._now()
-            ended = conn.execute(update(jobs).where(fence(claim)).values(
-                **job_end_values(status, outcome, now)))
-            if ended.rowcount != 1:
-                if outcome.status is ExecutionStatus.CANCELLED:
-                    # The user's cancel ended the lease; the cancel normally closes the
-                    # execution too, and this closes it if it is still open (its own token
-                    # fences it, so a newer attempt's row is never touched).
-                    conn.execute(close_execution(claim, outcome.status, now, outcome.error,
-                                                  outcome.output, fenced=True))
-                return None
-            conn.execute(close_execution(claim, outcome.status, now, outcome.error,
-                                          outcome.output))
-        return Finished(claim.id, claim.owner_id, status)
+            return [_finish_one(conn, claim, outcome, now) for claim, outcome in items]
 
     def hand_back(self, claim: ClaimedJob) -> Finished | None:
         """Shutdown: the job becomes pending again (attempts - 1, the attempt did not count)
@@ -327,15 +387,9 @@ class SqlJobStore:
 
     # -- time ---------------------------------------------------------------------------------
 
-    def _now(self, after_lock: bool = False) -> Instant:
+    def _now(self) -> Instant:
         """This call's instant (read once, so every statement of the call agrees)."""
         if self._postgres:
-            if after_lock:
-                # A claim may wait for the claim lock while other jobs finish; stamping it
-                # with its transaction's start would date the start before the slot freed,
-                # and execution intervals would seem to overlap beyond the limit. The
-                # statement's own start comes after the lock and the count.
-                return Instant(func.statement_timestamp(), None)
             # now() is the transaction's start: one value for every statement in it.
             return Instant(func.now(), None)
         value = self._clock()
@@ -354,6 +408,36 @@ def _refuse_second_node(conn: Connection, name: str, now: Instant) -> None:
         raise NodeConflict(
             f"SQLite allows one scheduler; node {other} is running — stop it or use PostgreSQL"
         )
+
+
+def _locked_in_id_order(where: ColumnElement[bool]) -> Any:
+    """The rows matching `where`, locked in id order (PostgreSQL): the order in which the
+    batched final writes lock them too, so a heartbeat and a batch never deadlock."""
+    return (select(jobs.c.id).where(where).order_by(jobs.c.id).with_for_update()
+            .cte("held").prefix_with("MATERIALIZED"))
+
+
+def _finish_one(
+    conn: Connection, claim: ClaimedJob, outcome: Outcome, now: Instant
+) -> Finished | None:
+    """One attempt's fenced end, statement by statement (SQLite)."""
+    status = next_status(claim, outcome)
+    ended = conn.execute(update(jobs).where(fence(claim)).values(
+        **job_end_values(status, outcome, now)))
+    if ended.rowcount != 1:
+        if outcome.status is ExecutionStatus.CANCELLED:
+            # The user's cancel ended the lease; the cancel normally closes the execution
+            # too, and this closes it if it is still open (its own token fences it, so a
+            # newer attempt's row is never touched).
+            conn.execute(close_execution(claim, outcome.status, now, outcome.error,
+                                          outcome.output, fenced=True))
+        return None
+    conn.execute(close_execution(claim, outcome.status, now, outcome.error, outcome.output))
+    return Finished(claim.id, claim.owner_id, status)
+
+
+def _finished(row: Any) -> Finished | None:
+    return None if row is None else Finished(row.id, row.owner_id, JobStatus(row.status))
 
 
 def _insert_executions(conn: Connection, rows: list[Any], node: str) -> dict[int, int]:

@@ -5,26 +5,33 @@ from flask import Flask, current_app, session
 
 from ..extensions import socketio
 from ..runtime import add_audience
-from .coalescer import FLUSH_INTERVAL, STATS_INTERVAL
+from .facts import FactPublisher, RelayManager
 from .handlers import LOGIN_KEY, SessionSockets, close_session_sockets, register_handlers
-from .pace import paces
 from .sink import SocketIOSink
 
 SOCKETS = "jobsched.sockets"
 
 
+def client_manager(app: Flask) -> RelayManager | None:
+    """The Socket.IO client manager for this app: through Redis when there is a queue."""
+    url = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
+    return RelayManager(url, app.config["JOBSCHED_SOCKETIO_CHANNEL"]) if url else None
+
+
 def init_realtime(app: Flask) -> None:
-    """Register the connect handlers and make the app's facts reach its sockets."""
+    """Register the connect handlers and make every process's facts reach this app's
+    sockets: its own directly, the others' through the queue (facts.py)."""
     app.extensions[SOCKETS] = SessionSockets()
     # socketio.init_app made a new server for this app: register on it (once per app).
     register_handlers(socketio, _AppSockets())
-    queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
-    sink = SocketIOSink(
-        app, socketio, spawn=socketio.start_background_task, sleep=socketio.sleep,
-        paces=paces(queue, FLUSH_INTERVAL, STATS_INTERVAL, sleep=socketio.sleep,
-                     prefix=app.config["JOBSCHED_SOCKETIO_CHANNEL"]),
-    )
+    sink = SocketIOSink(app, socketio, spawn=socketio.start_background_task)
     add_audience(app, sink)
+    manager = socketio.server.manager
+    if isinstance(manager, RelayManager):
+        manager.deliver = sink.publish
+        # This process's own facts, for the other web processes.
+        add_audience(app, FactPublisher(socketio.server.emit, manager.origin,
+                                        spawn=socketio.start_background_task))
 
 
 class _AppSockets:

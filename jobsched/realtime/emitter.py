@@ -1,4 +1,5 @@
-"""Events from a process without the web server (`flask run-scheduler`) go through Redis."""
+"""Events from a process without the web server (`flask run-scheduler`, `flask prune-jobs`):
+its facts go through the Redis message queue to the web processes, which emit them."""
 from __future__ import annotations
 
 import logging
@@ -8,27 +9,25 @@ from flask_socketio import SocketIO
 
 from ..scheduler.events import Event
 from ..scheduler.node import start_thread
-from .coalescer import FLUSH_INTERVAL, STATS_INTERVAL
-from .pace import paces
-from .sink import SocketIOSink
+from .facts import FactPublisher, new_origin
 
 log = logging.getLogger(__name__)
 
 
 class ExternalSink:
-    """A SocketIOSink on a write-only SocketIO(message_queue=REDIS_URL), or nothing."""
+    """A FactPublisher on a write-only SocketIO(message_queue=REDIS_URL), or nothing."""
 
-    def __init__(self, sink: SocketIOSink | None) -> None:
-        self.sink = sink
+    def __init__(self, publisher: FactPublisher | None) -> None:
+        self.publisher = publisher
 
     def publish(self, event: Event) -> None:
-        if self.sink is not None:
-            self.sink.publish(event)
+        if self.publisher is not None:
+            self.publisher.publish(event)
 
     def close(self) -> None:
         """Send what is still waiting before the process exits."""
-        if self.sink is not None:
-            self.sink.flush(self.sink.coalescer.take(float("inf")))
+        if self.publisher is not None:
+            self.publisher.close()
 
 
 def external_sink(app: Flask) -> ExternalSink:
@@ -39,8 +38,6 @@ def external_sink(app: Flask) -> ExternalSink:
         return ExternalSink(None)
     # Write-only: needs no app and emits through Redis. Threading, because this process runs
     # without eventlet's monkey patching (merely having eventlet installed would pick it).
-    channel = app.config["JOBSCHED_SOCKETIO_CHANNEL"]
-    emitter = SocketIO(message_queue=url, channel=channel, async_mode="threading")
-    # Turns shared with the web processes, so a client gets ~4 batches a second in all.
-    shared = paces(url, FLUSH_INTERVAL, STATS_INTERVAL, prefix=channel)
-    return ExternalSink(SocketIOSink(app, emitter, spawn=start_thread, paces=shared))
+    emitter = SocketIO(message_queue=url, channel=app.config["JOBSCHED_SOCKETIO_CHANNEL"],
+                       async_mode="threading")
+    return ExternalSink(FactPublisher(emitter.emit, new_origin(), spawn=start_thread))

@@ -1,8 +1,9 @@
 """SocketIOSink: turns job facts into SPEC §7 events (`job_updates`, `job_deleted`, `stats`).
 
-The only module that emits. In the web process it emits with the app's SocketIO; a separate
-`flask run-scheduler` process passes a write-only `SocketIO(message_queue=REDIS_URL)`, so its
-events reach browsers through Redis.
+The only module that emits to browsers: each web process has one, fed with the facts of
+its own writes and, through Redis, those of every other process (facts.py), and it emits to
+this process's own sockets only (`ignore_queue`): every web process sends its own clients
+their events, paced by its own coalescer.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from ..extensions import db
 from ..models import Job, User
 from ..scheduler.events import Event
 from .coalescer import Batch, Coalescer
-from .pace import OwnPace, Pace
 from .rooms import ADMINS, user_room
 
 log = logging.getLogger(__name__)
@@ -31,21 +31,18 @@ class SocketIOSink:
 
     def __init__(
         self, app: Flask, emitter: Any, spawn: Callable[[Callable[[], None]], Any],
-        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-        paces: tuple[Pace, Pace] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.emitter = emitter
         self.coalescer = Coalescer()
-        # Turns shared with the other processes that emit to the same rooms (pace.py).
-        self._updates_pace, self._stats_pace = paces or (OwnPace(), OwnPace())
-        self._spawn, self._sleep, self._clock = spawn, sleep, clock
+        self._spawn, self._clock = spawn, clock
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._started = False
 
     def publish(self, event: Event) -> None:
-        self.coalescer.add(event)
+        self.coalescer.add(event, self._clock())
         self._ensure_started()
         self._wake.set()
 
@@ -58,28 +55,18 @@ class SocketIOSink:
     def _run(self) -> None:
         while True:
             delay = self.coalescer.due_in(self._clock())
-            if delay is None:
-                self._wake.wait()
+            if delay is None or delay > 0:
+                # Woken by every new fact: it may be due sooner than what waits (stats due
+                # in a second must not hold back a change due in 50 ms).
+                self._wake.wait(delay)
                 self._wake.clear()
-            elif delay > 0:
-                self._sleep(delay)
             else:
                 self._send_due()
 
     def _send_due(self) -> None:
-        """Take this process's turn, send what is due, and mark when it went out."""
-        self._updates_pace.wait_turn()
         batch = self.coalescer.take(self._clock())
-        if batch.stats_owners and not self._stats_pace.try_turn():
-            # Another process sent stats just now, and stats are read whole from the
-            # database: these owners get theirs at the next turn instead.
-            self.coalescer.defer_stats(batch.stats_owners, self._clock())
-            batch.stats_owners = set()
         self.flush(batch)
         self.coalescer.sent(batch, self._clock())
-        self._updates_pace.done()
-        if batch.stats_owners:
-            self._stats_pace.done()
 
     def flush(self, batch: Batch) -> None:
         """Send one batch; a failure is logged and the loop goes on (events are hints)."""
@@ -108,13 +95,19 @@ class SocketIOSink:
             self._to_owners_and_admins("job_deleted", "ids", list(deleted.items()))
 
     def _to_owners_and_admins(self, event: str, key: str, owned: list[tuple[Any, int]]) -> None:
-        """Each owner's room gets its own items; the admins' room gets them all."""
+        """Each owner's room gets its own items; the admins' room gets them all. When one
+        owner has them all (the usual batch), one emit reaches both rooms, so the payload is
+        encoded and relayed once."""
         per_owner: dict[int, list[Any]] = defaultdict(list)
         for item, owner_id in owned:
             per_owner[owner_id].append(item)
+        if len(per_owner) == 1:
+            [(owner_id, items)] = per_owner.items()
+            self._emit(event, {key: items}, [user_room(owner_id), ADMINS])
+            return
         for owner_id, items in per_owner.items():
-            self.emitter.emit(event, {key: items}, to=user_room(owner_id))
-        self.emitter.emit(event, {key: [item for item, _ in owned]}, to=ADMINS)
+            self._emit(event, {key: items}, user_room(owner_id))
+        self._emit(event, {key: [item for item, _ in owned]}, ADMINS)
 
     def _send_stats(self, owners: set[int]) -> None:
         from ..jobs.queries import job_stats
@@ -125,6 +118,9 @@ class SocketIOSink:
         users = db.session.scalars(select(User).where(User.id.in_(owners))).all()
         for user in users:
             if not user.is_admin:
-                stats = job_stats(db.session, user, limit)
-                self.emitter.emit("stats", stats, to=user_room(user.id))
-        self.emitter.emit("stats", job_stats(db.session, None, limit), to=ADMINS)
+                self._emit("stats", job_stats(db.session, user, limit), user_room(user.id))
+        self._emit("stats", job_stats(db.session, None, limit), ADMINS)
+
+    def _emit(self, event: str, data: Any, to: str | list[str]) -> None:
+        # Every web process hears every fact, so each sends to its own sockets only.
+        self.emitter.emit(event, data, to=to, ignore_queue=True)

@@ -302,3 +302,27 @@ def test_truncating_jobs_empties_the_counts(app, owners):
             conn.execute(text("TRUNCATE jobs, executions"))
     assert count_rows(app) == 0
     assert_counts_agree(app, owners)
+
+
+def test_every_scheduler_offers_to_compact_the_counts(app, owners):
+    from jobsched.runner import build_service
+    from jobsched.scheduler.events import NullSink
+
+    Writes(app, owners, seed=14).run(20)
+    before = count_rows(app)
+    service = build_service(app, NullSink(), name="compactor", spawn=run_now)
+    service.node._housekeeping(utcnow())
+    assert count_rows(app) < before
+    assert_counts_agree(app, owners)
+
+
+def test_every_offers_each_chore_in_turn():
+    from jobsched.jobs.chores import every
+
+    seen: list[str] = []
+    assert every(None, None) is None
+    one = seen.append
+    assert every(None, one) is one
+    both = every(lambda now: seen.append(f"a{now}"), lambda now: seen.append(f"b{now}"))
+    both(1)
+    assert seen == ["a1", "b1"]

@@ -1,6 +1,7 @@
 """Retention: prune old finished jobs with their executions; `flask prune-jobs`."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 
 from jobsched.extensions import db
 from jobsched.jobs.retention import PRUNE_LOCK_KEY, count_prunable, locked_prune, prune_jobs
+from jobsched.realtime.facts import FACTS_EVENT, decode
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.events import JobDeleted, RecordingSink
 from tests.conftest import make_user
@@ -114,30 +116,39 @@ def test_the_command_dry_run_changes_nothing(app, seeded, runner):
 # on import that it is deprecated.
 @pytest.mark.filterwarnings(r"ignore:\s*Eventlet is deprecated")
 def test_the_command_tells_open_dashboards_through_redis(app, seeded, runner):
+    """The deletions go to the web processes as facts, through Socket.IO's message queue."""
     url = redis_url()
     app.config["REDIS_URL"] = url
     client = redis.Redis.from_url(url)
     pubsub = client.pubsub()
     pubsub.subscribe("jobsched")  # JOBSCHED_SOCKETIO_CHANNEL's default
+    before = set(job_ids(app))
     try:
         result = runner.invoke(args=["prune-jobs", "--older-than", "30d"])
         assert result.exit_code == 0, result.output
-        messages = _published(pubsub)
+        deleted = before - set(job_ids(app))
+        heard = _deleted_facts(pubsub, len(deleted))
     finally:
         pubsub.close()
         client.close()
-    assert any(b"job_deleted" in message for message in messages)
+    assert heard == deleted
 
 
-def _published(pubsub) -> list[bytes]:
-    """What reached the channel within a few seconds (the command flushes before exiting)."""
-    messages: list[bytes] = []
+def _deleted_facts(pubsub, expected: int) -> set[int]:
+    """Ids of the JobDeleted facts that reached the channel within a few seconds (the
+    command sends them before exiting)."""
+    heard: set[int] = set()
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not any(b"job_deleted" in m for m in messages):
+    while time.monotonic() < deadline and len(heard) < expected:
         message = pubsub.get_message(timeout=0.2)
-        if message and message["type"] == "message":
-            messages.append(message["data"])
-    return messages
+        if not message or message["type"] != "message":
+            continue
+        packet = json.loads(message["data"])  # python-socketio's Redis message format
+        if packet.get("event") == FACTS_EVENT:
+            _, facts = decode(packet["data"][0] if isinstance(packet["data"], list)
+                              else packet["data"])
+            heard |= {fact.job_id for fact in facts if isinstance(fact, JobDeleted)}
+    return heard
 
 
 @pytest.mark.parametrize("app_overrides", [{"JOBSCHED_RETENTION_DAYS": 30}])

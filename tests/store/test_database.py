@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, text
 
 from jobsched import create_app
-from jobsched.database import BEGIN_MODE, IMMEDIATE, configure_engine, engine_options
+from jobsched.database import (
+    BEGIN_MODE,
+    IMMEDIATE,
+    configure_engine,
+    engine_options,
+    scheduler_engine_options,
+)
 from jobsched.extensions import db
 from jobsched.jobs.store import SqlJobStore
 from tests.conftest import TEST_ENV, app_settings
@@ -130,3 +136,12 @@ def test_configure_engine_leaves_postgresql_alone_and_is_idempotent(sqlite_engin
     configure_engine(sqlite_engine)
     configure_engine(sqlite_engine)
     assert pragmas(sqlite_engine) == (1, "wal", 5000)
+
+
+def test_a_scheduler_engine_has_a_connection_per_attempt_and_no_pre_ping():
+    url = "postgresql+psycopg2://u@h/db"
+    scheduler = scheduler_engine_options(url, concurrency=32)
+    assert scheduler["pool_size"] >= 32 + 4 and scheduler["pool_pre_ping"] is False
+    assert scheduler["connect_args"]["keepalives"] == 1
+    assert engine_options(url)["pool_pre_ping"] is True  # the web's engine keeps it
+    assert scheduler_engine_options("sqlite:///x.db", 32) == {}

@@ -1,9 +1,12 @@
 """What SqlJobStore does beyond the shared contract (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import create_engine, select
 
+from jobsched.jobs.group_commit import BatchFailed
 from jobsched.jobs.store import OUTPUT_LIMIT_BYTES, SqlJobStore, jobs, tail_output
 from jobsched.scheduler.states import ExecutionStatus, JobStatus
 from jobsched.scheduler.store import NodeInfo, Outcome
@@ -140,3 +143,65 @@ def test_a_rescue_skips_a_row_another_transaction_holds(pg_harness):
         holder.close()
     [rescued] = pg_harness.store.rescue_expired(lambda attempt: 0.0)
     assert rescued.job_id == c.id
+
+
+def test_attempts_ended_together_each_get_their_own_fenced_answer(sql_harness):
+    """One shared final write: every row keeps its own lease fence and its own end."""
+    done, lost, retried, failed = (claim(sql_harness, sql_harness.add(max_attempts=2))
+                                   for _ in range(4))
+    sql_harness.store.finish(failed, Outcome(ExecutionStatus.FAILED, error="x"))
+    sql_harness.update(failed.id, status="pending")
+    failed = claim(sql_harness, failed.id)  # its second and last attempt
+    sql_harness.cancel(lost.id)
+    answers = sql_harness.store._finish_batch([
+        (done, Outcome(ExecutionStatus.COMPLETED, result=[1, "a"], output="out\n", progress=250)),
+        (lost, COMPLETED),
+        (retried, Outcome(ExecutionStatus.TIMED_OUT, error="slow", retry_delay=60)),
+        (failed, Outcome(ExecutionStatus.FAILED, error="boom")),
+    ])
+    assert [a and a.status for a in answers] == [
+        JobStatus.COMPLETED, None, JobStatus.PENDING, JobStatus.FAILED]
+    job = sql_harness.job(done.id)
+    assert (job.result, job.progress, job.error, job.lease_token) == ([1, "a"], 100, None, None)
+    assert job.finished_at is not None and job.deadline_missed is False
+    assert sql_harness.executions(done.id)[0].output == "out\n"
+    assert sql_harness.job(lost.id).status is JobStatus.CANCELLED
+    assert sql_harness.executions(lost.id)[0].status is ExecutionStatus.CANCELLED
+    again = sql_harness.job(retried.id)
+    assert (again.error, again.finished_at) == ("slow", None)
+    assert again.run_at > sql_harness.job(done.id).finished_at
+    assert sql_harness.executions(retried.id)[0].status is ExecutionStatus.TIMED_OUT
+    ended = sql_harness.job(failed.id)
+    assert (ended.error, ended.finished_at is not None) == ("boom", True)
+    [_, last] = sql_harness.executions(failed.id)
+    assert (last.status, last.error) == (ExecutionStatus.FAILED, "boom")
+    assert last.duration_seconds is not None and last.duration_seconds >= 0
+
+
+def test_a_shared_write_that_failed_is_retried_alone(sql_harness, monkeypatch):
+    c = claim(sql_harness, sql_harness.add())
+
+    def shared_write_failed(item):
+        raise BatchFailed("a write of 2 items failed")
+
+    monkeypatch.setattr(sql_harness.store._finishes, "submit", shared_write_failed)
+    assert sql_harness.store.finish(c, COMPLETED).status is JobStatus.COMPLETED
+    assert sql_harness.job(c.id).result == {"ok": True}
+
+
+def test_concurrent_finishes_all_end_their_attempts(sql_harness):
+    claims = [claim(sql_harness, sql_harness.add()) for _ in range(12)]
+    answers: dict[int, object] = {}
+
+    def finish(c):
+        answers[c.id] = sql_harness.store.finish(c, COMPLETED)
+
+    threads = [threading.Thread(target=finish, args=(c,)) for c in claims]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert {c.id: answers[c.id].status for c in claims} == {
+        c.id: JobStatus.COMPLETED for c in claims}
+    assert {sql_harness.executions(c.id)[0].status for c in claims} == {
+        ExecutionStatus.COMPLETED}
