@@ -49,6 +49,22 @@ def decode(message: Any) -> tuple[str, list[Event]]:
         raise ValueError(f"not a facts message: {str(message)[:80]!r}") from error
 
 
+class StartOnce:
+    """Calling it starts `run` on a worker of `spawn`'s, the first time only."""
+
+    def __init__(self, spawn: Callable[[Callable[[], None]], Any],
+                 run: Callable[[], None]) -> None:
+        self._spawn, self._run = spawn, run
+        self._lock = threading.Lock()
+        self._started = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if not self._started:
+                self._started = True
+                self._spawn(self._run)
+
+
 class FactPublisher:
     """An EventSink that emits facts to the relay room from a worker of its own: `publish`
     only queues, and the worker sends whatever gathered meanwhile as one message. `emit` is
@@ -56,18 +72,14 @@ class FactPublisher:
 
     def __init__(self, emit: Callable[..., Any], origin: str,
                  spawn: Callable[[Callable[[], None]], Any]) -> None:
-        self._emit, self.origin, self._spawn = emit, origin, spawn
+        self._emit, self.origin = emit, origin
         self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._started = False
+        self._start = StartOnce(spawn, self._run)
         self._failing = False  # log an outage once, not once per message
 
     def publish(self, event: Event) -> None:
         self._queue.put(event)
-        with self._lock:
-            if not self._started:
-                self._started = True
-                self._spawn(self._run)
+        self._start()
 
     def _run(self) -> None:
         while True:

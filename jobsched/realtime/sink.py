@@ -21,6 +21,7 @@ from ..extensions import db
 from ..models import Job, User
 from ..scheduler.events import Event
 from .coalescer import Batch, Coalescer
+from .facts import StartOnce
 from .rooms import ADMINS, user_room
 
 log = logging.getLogger(__name__)
@@ -36,21 +37,14 @@ class SocketIOSink:
         self.app = app
         self.emitter = emitter
         self.coalescer = Coalescer()
-        self._spawn, self._clock = spawn, clock
+        self._clock = clock
+        self._start = StartOnce(spawn, self._run)
         self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._started = False
 
     def publish(self, event: Event) -> None:
         self.coalescer.add(event, self._clock())
-        self._ensure_started()
+        self._start()
         self._wake.set()
-
-    def _ensure_started(self) -> None:
-        with self._lock:
-            if not self._started:
-                self._started = True
-                self._spawn(self._run)
 
     def _run(self) -> None:
         while True:
