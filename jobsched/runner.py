@@ -11,8 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import Engine, create_engine
 
+from .database import scheduler_engine_options
 from .extensions import db
+from .jobs.chores import every
+from .jobs.counts import CountsCompaction
 from .jobs.listener import JobListener
 from .jobs.retention import retention_chore
 from .jobs.store import SqlJobStore
@@ -21,10 +25,12 @@ from .metrics.process import process_metrics
 from .runtime import add_audience, event_sink, task_registry
 from .scheduler.events import Event, EventSink, FanOutSink, JobDeleted
 from .scheduler.node import Offload, SchedulerNode, start_thread
+from .scheduler.workers import WorkerThreads
 
 log = logging.getLogger(__name__)
 
 Spawn = Callable[..., Any]
+LISTEN_WAIT_SECONDS = 5.0  # start-up waits this long for the feed's LISTEN, then loads anyway
 
 
 class NodeSignal:
@@ -40,6 +46,25 @@ class NodeSignal:
             self.node.on_deleted([event.job_id])
         else:
             self.node.notify([event.job_id])
+
+
+class ResyncAfterListen:
+    """The feed's `on_reconnect`: resync the node's heap, except before its first load.
+
+    The service starts the feed before the node, so the node's first load (which reads
+    everything committed before it) comes after the first LISTEN (which notifies everything
+    committed after it): resyncing for that LISTEN would load the heap a second time. A
+    LISTEN made once the load has begun (a slow first connection, any reconnect) resyncs.
+    """
+
+    def __init__(self, node: SchedulerNode) -> None:
+        self.node = node
+        self.listening = threading.Event()  # set once the first LISTEN has been answered
+
+    def __call__(self) -> None:
+        if self.node.started:
+            self.node.reconcile()
+        self.listening.set()
 
 
 class SinkView:
@@ -60,26 +85,28 @@ class SinkView:
 class SchedulerService:
     """A node, its change feed and its loop, started and stopped together."""
 
-    def __init__(self, node: SchedulerNode, listener: JobListener | None, spawn: Spawn) -> None:
+    def __init__(self, node: SchedulerNode, listener: JobListener | None, spawn: Spawn,
+                 engine: Engine | None = None, listening: threading.Event | None = None
+                 ) -> None:
         self.node, self.listener, self._spawn = node, listener, spawn
+        self._engine = engine  # the service's own engine, closed with it (None: the app's)
+        # Set by the feed once it listens (ResyncAfterListen); None: do not wait for it.
+        self._listening = listening
         self._loop: Any = None
 
     def start(self) -> None:
-        """Register the node (NodeConflict if refused), then run its loop and its feed."""
-        self.node.start()
-        if self.listener is not None:
-            self.listener.start(self._spawn)
+        """Start the feed, register the node (NodeConflict if refused), then run its loop."""
+        self._start_feed_then_node()
         self._loop = self._spawn(self.node.run_forever)
 
     def run(self) -> None:
-        """Register, start the feed, and run the loop on this thread until it stops."""
-        self.node.start()
-        if self.listener is not None:
-            self.listener.start(self._spawn)
+        """Start the feed, register, and run the loop on this thread until it stops."""
+        self._start_feed_then_node()
         try:
             self.node.run_forever()
         finally:
             self._stop_listener()
+            self._close_engine()
 
     def request_stop(self, graceful: bool = True) -> None:
         self.node.request_stop(graceful)
@@ -88,37 +115,76 @@ class SchedulerService:
         """Drain the node (grace period, then hand back) and close the feed."""
         self.node.stop(graceful)
         self._stop_listener()
+        self._close_engine()
+
+    def _start_feed_then_node(self) -> None:
+        """Listen first, so the node's first load is its only one (ResyncAfterListen)."""
+        if self.listener is not None:
+            self.listener.start(self._spawn)
+            if self._listening is not None and not self._listening.wait(LISTEN_WAIT_SECONDS):
+                log.warning("scheduler %s: change feed not listening yet; loading the queue "
+                            "now, and again once it listens", self.node.name)
+        try:
+            self.node.start()
+        except Exception:
+            self._stop_listener()
+            raise
 
     def _stop_listener(self) -> None:
         if self.listener is not None:
             self.listener.stop()
 
+    def _close_engine(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
 
 def build_service(
     app: Flask, sink: EventSink, *, name: str | None = None, concurrency: int | None = None,
-    spawn: Spawn = start_thread, offload: Offload | None = None,
+    spawn: Spawn = start_thread, offload: Offload | None = None, own_engine: bool = False,
 ) -> SchedulerService:
-    """A scheduler for this app's database with the app's settings."""
+    """A scheduler for this app's database with the app's settings.
+
+    `own_engine` (a process that only schedules: `flask run-scheduler`) gives the store an
+    engine sized for the node (jobsched/database.py scheduler_engine_options) instead of the
+    app's, which the web shares. With the default thread spawn, attempts run on reused
+    worker threads.
+    """
     config = app.config
     with app.app_context():
         engine = db.engine
     limit = config["JOBSCHED_MAX_CONCURRENT_JOBS"]
+    concurrency = concurrency or limit
+    store_engine = _scheduler_engine(engine, concurrency) if own_engine else None
     # The store records this process's scheduler metrics (metrics/metered.py).
-    store = MeteredStore(SqlJobStore(engine), process_metrics())
+    store = MeteredStore(SqlJobStore(store_engine or engine), process_metrics())
     node = SchedulerNode(
         store, task_registry(app), sink, name=name,
-        concurrency=concurrency or limit, limit=limit,
+        concurrency=concurrency, limit=limit,
         lease_seconds=config["JOBSCHED_LEASE_SECONDS"],
         grace_seconds=config["JOBSCHED_SHUTDOWN_GRACE_SECONDS"],
         reconcile_seconds=config["JOBSCHED_RECONCILE_SECONDS"],
         spawn=spawn, offload=offload,
-        housekeeping=retention_chore(engine, config.get("JOBSCHED_RETENTION_DAYS"), sink,
-                                     spawn=spawn),
+        spawn_attempt=WorkerThreads().spawn if spawn is start_thread else None,
+        housekeeping=every(
+            retention_chore(engine, config.get("JOBSCHED_RETENTION_DAYS"), sink, spawn=spawn),
+            CountsCompaction(engine, spawn=spawn),
+        ),
     )
-    listener = None
-    if engine.dialect.name == "postgresql":
-        listener = JobListener(str(config["SQLALCHEMY_DATABASE_URI"]), node.notify, node.reconcile)
-    return SchedulerService(node, listener, spawn)
+    if engine.dialect.name != "postgresql":
+        return SchedulerService(node, None, spawn, store_engine)
+    resync = ResyncAfterListen(node)
+    listener = JobListener(str(config["SQLALCHEMY_DATABASE_URI"]), node.notify, resync)
+    return SchedulerService(node, listener, spawn, store_engine, resync.listening)
+
+
+def _scheduler_engine(app_engine: Engine, concurrency: int) -> Engine | None:
+    """A PostgreSQL engine of the scheduler's own; None on SQLite (one database file, whose
+    rules and in-memory form the app's engine already carries)."""
+    if app_engine.dialect.name != "postgresql":
+        return None
+    url = app_engine.url.render_as_string(hide_password=False)
+    return create_engine(url, **scheduler_engine_options(url, concurrency))
 
 
 def start_embedded_scheduler(

@@ -1,7 +1,10 @@
-"""`JobListener`: PostgreSQL LISTEN/NOTIFY feeding a scheduler's heap with changed job ids.
+"""`JobListener`: PostgreSQL LISTEN/NOTIFY feeding a scheduler's heap with job changes.
 
-The migration's triggers notify channel `jobsched_jobs` with a job id whenever a change
-matters to the queue. The listener holds its own autocommit psycopg2 connection, outside
+The migrations' triggers notify channel `jobsched_jobs` whenever a change matters to the
+queue, with the job's queue state as payload (migration 0003; `parse_payload`), so the
+scheduler patches its heap without re-reading the job. A bare id (0001's payload, still sent
+by a database not yet migrated during a rolling upgrade) is delivered as an id to re-read.
+The listener holds its own autocommit psycopg2 connection, outside
 the pool (a pooled connection would be handed to others and LISTEN would go with it), and
 waits with select() on its socket, which eventlet's monkey patching makes cooperative.
 
@@ -16,6 +19,7 @@ import os
 import select
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import psycopg2
@@ -24,12 +28,44 @@ from psycopg2 import sql
 from sqlalchemy import make_url
 
 from ..database import POSTGRES_CONNECT_ARGS
+from ..scheduler.ordering import from_micros
+from ..scheduler.states import JobStatus, Priority
+from ..scheduler.store import Dequeued, JobChange, QueuedJob
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "jobsched_jobs"
 APPLICATION_NAME = "jobsched-listener"
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)  # between failed connects; the last repeats
+
+
+def parse_payload(payload: str) -> JobChange:
+    """The change a notification describes (payload format: migration 0003).
+
+    `id:pending:priority:deadline_us:run_at_us` is a pending job's QueuedJob, `id:status`
+    (any other status, or `deleted`) a Dequeued, either followed by `@n`; anything else
+    with an id first is that id, to re-read. ValueError when not even an id can be read.
+    """
+    state = payload.split("@", 1)[0]  # what follows `@` only makes the payload unique
+    fields = state.split(":")
+    job_id = int(fields[0])
+    try:
+        return _queue_state(job_id, fields[1:])
+    except ValueError:
+        return job_id
+
+
+def _queue_state(job_id: int, fields: list[str]) -> QueuedJob | Dequeued:
+    if len(fields) == 4 and fields[0] == JobStatus.PENDING.value:
+        _, priority, deadline, run_at = fields
+        return QueuedJob(job_id, Priority(priority), _time(deadline), _time(run_at))
+    if len(fields) == 1 and fields[0] and fields[0] != JobStatus.PENDING.value:
+        return Dequeued(job_id)
+    raise ValueError(f"not a queue state: {fields!r}")
+
+
+def _time(micros: str) -> datetime | None:
+    return None if micros == "" else from_micros(int(micros))
 
 
 def libpq_dsn(url: str) -> str:
@@ -41,10 +77,10 @@ def libpq_dsn(url: str) -> str:
 
 
 class JobListener:
-    """Calls `on_change(ids)` for notified job ids; `on_reconnect()` after each LISTEN."""
+    """Calls `on_change(changes)` for notified jobs; `on_reconnect()` after each LISTEN."""
 
     def __init__(
-        self, dsn: str, on_change: Callable[[list[int]], Any],
+        self, dsn: str, on_change: Callable[[list[JobChange]], Any],
         on_reconnect: Callable[[], Any], channel: str = CHANNEL,
     ) -> None:
         self._dsn = libpq_dsn(dsn)
@@ -135,30 +171,33 @@ class JobListener:
     def _deliver_until_stopped(
         self, connection: psycopg2.extensions.connection, wake_read: int
     ) -> None:
-        """Wait on the socket; each wake-up delivers every id that arrived, as one batch."""
+        """Wait on the socket; each wake-up delivers every change that arrived, as one batch."""
         while not self._stopping.is_set():
             readable, _, _ = select.select([connection, wake_read], [], [])
             if wake_read in readable:
                 return
-            ids = self._drain(connection)
-            if ids:
-                self._call(self._on_change, ids)
+            changes = self._drain(connection)
+            if changes:
+                self._call(self._on_change, changes)
 
-    def _drain(self, connection: psycopg2.extensions.connection) -> list[int]:
-        """Ids of all notifications readable now, deduplicated, in arrival order."""
-        ids: dict[int, None] = {}
+    def _drain(self, connection: psycopg2.extensions.connection) -> list[JobChange]:
+        """One change per job of all notifications readable now, in order of each job's
+        first arrival; a job's last notification wins (they arrive in commit order)."""
+        changes: dict[int, JobChange] = {}
         while True:
             connection.poll()  # raises OperationalError when the server has gone
             while connection.notifies:
                 notify = connection.notifies.pop(0)
                 try:
-                    ids[int(notify.payload)] = None
+                    change = parse_payload(notify.payload)
                 except ValueError:
                     log.warning("listener: ignoring payload %r on %s", notify.payload,
                                 notify.channel)
+                    continue
+                changes[change if isinstance(change, int) else change.id] = change
             readable, _, _ = select.select([connection], [], [], 0)
             if not readable:
-                return list(ids)
+                return list(changes.values())
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run a callback; its failure is logged, never the end of the listener."""

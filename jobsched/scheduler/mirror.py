@@ -1,8 +1,8 @@
 """`QueueMirror`: a node's local copy of the pending queue, kept in sync with the store.
 
-Loaded at start, patched from change notifications (never by re-reading the table), and
-replaced wholesale by a periodic reconcile (SPEC §5). Thread-safe: the loop reads it while
-the sync layer and attempt workers patch it.
+Loaded at start, patched from change notifications (never by re-reading the table: a
+notification carries the job's queue state), and replaced wholesale by a periodic reconcile
+(SPEC §5). Thread-safe: the loop reads it while the sync layer and attempt workers patch it.
 """
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 
 from .clock import Clock
 from .ordering import PendingHeap
-from .store import JobStore, QueuedJob
+from .store import Dequeued, JobStore, QueuedJob
+
+QueueState = QueuedJob | Dequeued
 
 
 class QueueMirror:
@@ -27,7 +29,9 @@ class QueueMirror:
         self._heap = PendingHeap()
         self._lock = threading.Lock()
         self._reconcile_lock = threading.Lock()
-        self._touched: set[int] | None = None  # ids patched while a reconcile reads
+        # Jobs patched while a reconcile reads, with the state they were given (None: read
+        # from the store, so read again when replayed).
+        self._touched: dict[int, QueueState | None] | None = None
         self.skew = timedelta(0)  # store clock minus node clock
 
     def __len__(self) -> int:
@@ -59,22 +63,35 @@ class QueueMirror:
         store_now = self._clock() + self.skew
         return any(job.run_at is None or job.run_at <= store_now for job in jobs)
 
+    def apply(self, states: Iterable[QueueState]) -> bool:
+        """Put notified queue states in the heap, without reading the store: pending jobs
+        are upserted, the others dropped. True if one of them is pending (eligible now, or
+        waiting for a run_at the loop must now wake up for)."""
+        pending = False
+        with self._lock:
+            for state in states:
+                pending = self._put(state) or pending
+                self._note(state.id, state)
+        return pending
+
     def forget(self, ids: Iterable[int]) -> None:
         """Drop jobs that left the queue (claimed here, deleted)."""
         with self._lock:
             for job_id in ids:
                 self._heap.discard(job_id)
-                self._note(job_id)
+                self._note(job_id, Dequeued(job_id))
 
     def reconcile(self) -> None:
         """Replace the heap with store.pending(), then replay patches that raced the read.
 
         Without the replay, a job submitted after the read but notified before the
-        replace would vanish from the heap until the next reconcile.
+        replace would vanish from the heap until the next reconcile. Notified states are
+        replayed as they were given (notifications arrive in commit order, and any later
+        change is notified after them); jobs the store was read for are read again.
         """
         with self._reconcile_lock:
             with self._lock:
-                self._touched = set()
+                self._touched = {}
             try:
                 jobs = self._store.pending()
                 skew = self._store.now() - self._clock()
@@ -85,8 +102,11 @@ class QueueMirror:
             with self._lock:
                 self._heap.replace_all(jobs)
                 touched, self._touched = self._touched, None
+                for state in touched.values():
+                    if state is not None:
+                        self._put(state)
             self.skew = skew
-            self.refresh(touched)
+            self.refresh(job_id for job_id, state in touched.items() if state is None)
 
     def _apply(self, jobs: list[QueuedJob], ids: set[int]) -> None:
         with self._lock:
@@ -95,8 +115,17 @@ class QueueMirror:
             for job in jobs:
                 self._heap.upsert(job)
             for job_id in ids:
-                self._note(job_id)
+                self._note(job_id, None)
 
-    def _note(self, job_id: int) -> None:
+    def _put(self, state: QueueState) -> bool:
+        """Upsert a pending job or drop one that is not; True for a pending one."""
+        if isinstance(state, QueuedJob):
+            self._heap.upsert(state)
+            return True
+        self._heap.discard(state.id)
+        return False
+
+    def _note(self, job_id: int, state: QueueState | None) -> None:
+        """Remember a patch made while a reconcile reads (the last one of a job wins)."""
         if self._touched is not None:
-            self._touched.add(job_id)
+            self._touched[job_id] = state

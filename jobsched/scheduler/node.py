@@ -31,7 +31,16 @@ from .leases import rescue_interval
 from .mirror import QueueMirror
 from .registry import Task, TaskRegistry, UnknownTask
 from .states import ExecutionStatus, JobStatus
-from .store import Backoff, ClaimedJob, Finished, JobStore, NodeConflict, NodeInfo, Outcome
+from .store import (
+    Backoff,
+    ClaimedJob,
+    Finished,
+    JobChange,
+    JobStore,
+    NodeConflict,
+    NodeInfo,
+    Outcome,
+)
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -73,13 +82,15 @@ class SchedulerNode:
         lease_seconds: int = 30, grace_seconds: float = 30.0, reconcile_seconds: float = 30.0,
         clock: Clock = utcnow, spawn: Spawn = start_thread, backoff: Backoff = retry.backoff,
         wake: Callable[[], Any] = threading.Event, offload: Offload | None = None,
-        housekeeping: Chore | None = None,
+        housekeeping: Chore | None = None, spawn_attempt: Spawn | None = None,
     ) -> None:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.concurrency, self.limit, self.lease_seconds = concurrency, limit, lease_seconds
         self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
         self._store, self._registry, self._sink = store, registry, sink
         self._clock, self._spawn, self._offload = clock, spawn, offload
+        # Attempts may run on reused workers (WorkerThreads) rather than one spawn each.
+        self._spawn_attempt = spawn_attempt or spawn
         self._backoff, self._event = backoff, wake
         # Called with `now` on every healthy tick; it decides itself when it is due and must
         # not block (e.g. the retention prune spawns its own worker).
@@ -171,13 +182,20 @@ class SchedulerNode:
 
     # -- signals from the sync layer and the web side -----------------------------------
 
-    def notify(self, job_ids: Iterable[int]) -> None:
-        """Jobs changed (LISTEN/NOTIFY or an in-process signal): refresh them and wake."""
+    def notify(self, changes: Iterable[JobChange]) -> None:
+        """Jobs changed (LISTEN/NOTIFY or an in-process signal). A change that carries the
+        job's queue state goes straight into the heap; a bare id is re-read from the store.
+        Wakes the loop unless every change only took jobs out of the queue."""
+        changes = list(changes)
+        states = [c for c in changes if not isinstance(c, int)]
+        ids = [c for c in changes if isinstance(c, int)]
+        wake = self._queue.apply(states) or bool(ids)
         try:
-            self._queue.refresh(job_ids)
+            self._queue.refresh(ids)
         except Exception:
             self._on_store_error("notify")
-        self._wake.set()
+        if wake:
+            self._wake.set()
 
     def on_deleted(self, job_ids: Iterable[int]) -> None:
         """Jobs were deleted: drop them from the heap and stop any attempt of theirs."""
@@ -213,6 +231,11 @@ class SchedulerNode:
     def queued_count(self) -> int:
         """Pending jobs in this node's heap."""
         return len(self._queue)
+
+    @property
+    def started(self) -> bool:
+        """True once start() has begun: the heap's first load is under way or done."""
+        return self._started
 
     @property
     def stopped(self) -> bool:
@@ -311,7 +334,7 @@ class SchedulerNode:
                                     transition=moved("pending", "running")))
         self._publish(claim.id, claim.owner_id)
         try:
-            attempt.handle = self._spawn(self._run_attempt, attempt)
+            attempt.handle = self._spawn_attempt(self._run_attempt, attempt)
         except Exception:
             log.exception("job %s node %s: could not start the attempt", claim.id, self.name)
             self._settle(attempt, None)

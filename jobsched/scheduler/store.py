@@ -27,6 +27,18 @@ class QueuedJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Dequeued:
+    """A job that is not pending any more (claimed, finished, cancelled, deleted)."""
+
+    id: int
+
+
+# What a change feed says of one job: its new queue state (pending: a QueuedJob; anything
+# else: Dequeued), or only its id (an int) when the state is unknown and must be re-read.
+JobChange = QueuedJob | Dequeued | int
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedJob:
     """A job this node now runs: the attempt's execution row exists and the lease is ours."""
 

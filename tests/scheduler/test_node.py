@@ -15,7 +15,7 @@ from jobsched.scheduler.node import SchedulerNode
 from jobsched.scheduler.ordering import queue_key
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.scheduler.states import JobStatus
-from jobsched.scheduler.store import NodeConflict, NodeInfo
+from jobsched.scheduler.store import Dequeued, NodeConflict, NodeInfo
 from jobsched.tasks.builtin import build_registry
 from tests.helpers import T0, FakeClock, RecordingSink, wait_until
 
@@ -179,6 +179,54 @@ def test_an_edit_reorders_the_queue_at_once(store, clock):
     node.notify([second.id])
     node.tick()
     assert ran == [2, 1]
+
+
+def count_fetches(store, monkeypatch) -> list[set[int]]:
+    """Record every fetch_queued (re-read) of the store."""
+    fetched: list[set[int]] = []
+    real = store.fetch_queued
+
+    def fetch_queued(ids):
+        fetched.append(set(ids))
+        return real(ids)
+
+    monkeypatch.setattr(store, "fetch_queued", fetch_queued)
+    return fetched
+
+
+def test_a_notified_queue_state_is_applied_without_a_read_and_wakes(store, clock,
+                                                                    monkeypatch):
+    node = make_node(store, clock)
+    node.tick()
+    fetched = count_fetches(store, monkeypatch)
+    job = store.add(task="echo", args={"message": "hi"})
+    node._wake.clear()
+    node.notify([store.get(job.id).queued()])
+    assert node.queued_count() == 1 and node._wake.is_set()
+    node.tick()
+    assert store.get(job.id).result == "hi"
+    assert fetched == []
+
+
+def test_a_notified_departure_drops_the_job_without_waking(store, clock, monkeypatch):
+    job = store.add(task="echo", run_at=T0 + timedelta(seconds=60))
+    node = make_node(store, clock)
+    node.tick()
+    fetched = count_fetches(store, monkeypatch)
+    node._wake.clear()
+    node.notify([Dequeued(job.id)])
+    assert node.queued_count() == 0 and not node._wake.is_set()
+    assert fetched == []
+
+
+def test_bare_ids_are_reread_next_to_notified_states(store, clock, monkeypatch):
+    node = make_node(store, clock)
+    node.tick()
+    fetched = count_fetches(store, monkeypatch)
+    known, unknown = store.add(task="echo"), store.add(task="echo")
+    node.notify([store.get(known.id).queued(), unknown.id])
+    assert fetched == [{unknown.id}]
+    assert node.queued_count() == 2
 
 
 def test_stale_candidate_is_dropped_not_retried_forever(store, clock):
@@ -580,3 +628,21 @@ def test_start_refuses_a_second_scheduler_where_only_one_may_run(clock):
     store.register_node(NodeInfo("other", "host", 1, 3), 30)
     with pytest.raises(NodeConflict):
         make_node(store, clock).start()
+
+
+def test_attempts_run_through_spawn_attempt_and_the_watchdog_through_spawn(store, clock):
+    store.add(task="echo", args={"message": "hi"})
+    spawned: list[str] = []
+
+    def recording(kind):
+        def spawn(fn, *args):
+            spawned.append(kind)
+            return sync_spawn(fn, *args) if kind == "attempt" else Done()
+        return spawn
+
+    node = make_node(store, clock, spawn=recording("spawn"),
+                     spawn_attempt=recording("attempt"))
+    node.start()
+    node.tick()
+    assert spawned == ["spawn", "attempt"]
+    assert store.running_count() == 0

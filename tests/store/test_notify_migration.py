@@ -1,0 +1,59 @@
+"""Migration 0003 on PostgreSQL: the queue-state NOTIFY function, and 0001's back on downgrade."""
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+import flask_migrate
+import pytest
+from sqlalchemy import create_engine, text
+
+from jobsched import create_app
+from jobsched.extensions import db
+from tests.conftest import TEST_ENV, app_settings
+from tests.services import postgres_url, scratch_database
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def migration(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, MIGRATIONS / "versions" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def body(function_sql: str) -> str:
+    """The plpgsql body of a CREATE FUNCTION statement (between its $$ quotes)."""
+    return re.search(r"\$\$(.*)\$\$", function_sql, re.S).group(1)
+
+
+def notify_function_body(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(text(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'jobsched_notify_job'"))
+    finally:
+        engine.dispose()
+
+
+def migrate(url: str, revision: str, down: bool = False) -> None:
+    app = create_app(app_settings(url), env=TEST_ENV)
+    with app.app_context():
+        step = flask_migrate.downgrade if down else flask_migrate.upgrade
+        step(directory=str(MIGRATIONS), revision=revision)
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_upgrade_sends_queue_states_and_downgrade_restores_0001s_function_exactly():
+    initial, queue_state = migration("0001_initial_schema"), migration("0003_notify_queue_state")
+    with scratch_database(postgres_url(), prefix="jobsched_notify") as url:
+        migrate(url, "head")
+        assert notify_function_body(url) == body(queue_state.QUEUE_STATE_FUNCTION)
+        migrate(url, "0002", down=True)
+        assert notify_function_body(url) == body(initial.NOTIFY_FUNCTION)
+        assert body(queue_state.ID_ONLY_FUNCTION) == body(initial.NOTIFY_FUNCTION)
