@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 FACTS_EVENT = "jobsched:facts"
 RELAY_ROOM = "jobsched:relay"  # joined by no socket: the facts are for the web processes
 MAX_FACTS_PER_MESSAGE = 500
+PAUSE = 0.02  # seconds between two messages of one process (adds at most this to an event)
 _KINDS: dict[str, type[JobChanged] | type[JobDeleted]] = {"c": JobChanged, "d": JobDeleted}
 
 
@@ -71,8 +73,10 @@ class FactPublisher:
     a Socket.IO server's (or a write-only SocketIO's) emit, going through the queue."""
 
     def __init__(self, emit: Callable[..., Any], origin: str,
-                 spawn: Callable[[Callable[[], None]], Any]) -> None:
+                 spawn: Callable[[Callable[[], None]], Any], pause: float = PAUSE,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._emit, self.origin = emit, origin
+        self._pause, self._sleep = pause, sleep
         self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._start = StartOnce(spawn, self._run)
         self._failing = False  # log an outage once, not once per message
@@ -85,6 +89,9 @@ class FactPublisher:
         while True:
             first = self._queue.get()
             self._send([first, *self._drain(MAX_FACTS_PER_MESSAGE - 1)])
+            # At most one message per pause: a busy scheduler's facts gather meanwhile (a
+            # message costs far more than a fact), a lone fact still goes at once.
+            self._sleep(self._pause)
 
     def close(self) -> None:
         """Send what is still queued (a process about to exit)."""

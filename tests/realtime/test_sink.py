@@ -184,3 +184,23 @@ def test_stats_waiting_for_their_second_never_hold_back_a_change(app):
     wait_until(lambda: sum(bool(b.stats_owners) for b in sink.batches) == 2, timeout=5)
     [third] = [b for b in sink.batches if 3 in b.deleted]
     assert third.stats_owners == set(), sink.batches
+
+
+def test_the_publisher_pauses_after_each_message_so_a_burst_gathers():
+    emitter = RecordingEmitter()
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:  # the burst goes on while the publisher pauses
+        pauses.append(seconds)
+        if len(pauses) == 1:
+            for job_id in (2, 3, 4):
+                facts.publish(JobChanged(job_id, owner_id=10))
+            return
+        raise SystemExit  # ends the worker loop after its second message
+
+    facts = FactPublisher(emitter.emit, "o", spawn=lambda run: None, pause=0.02, sleep=pause)
+    facts.publish(JobChanged(1, owner_id=10))
+    with pytest.raises(SystemExit):
+        facts._run()
+    assert [len(decode(data)[1]) for _, data, _ in emitter.emits] == [1, 3]
+    assert pauses == [0.02, 0.02]
