@@ -18,7 +18,7 @@ import sys  # noqa: E402
 
 import eventlet.event  # noqa: E402
 import psycopg2.extensions  # noqa: E402
-from eventlet import tpool  # noqa: E402
+from eventlet import patcher, tpool  # noqa: E402
 from psycogreen.eventlet import patch_psycopg  # noqa: E402
 
 from jobsched import create_app  # noqa: E402
@@ -41,7 +41,10 @@ sys.setswitchinterval(0.001)
 app = create_app()
 configure_logging(app)  # one line per event on stderr, text or JSON (JOBSCHED_LOG_FORMAT)
 # CPU-bound tasks run on a real OS thread (tpool) so the hub keeps serving requests.
-embedded = start_embedded_scheduler(app, offload=tpool.execute)
+# Their progress and output go through a lock shared with the hub's green threads: a real
+# one (a green lock contended from another OS thread cannot switch to its waiter).
+embedded = start_embedded_scheduler(app, offload=tpool.execute,
+                                    os_lock=patcher.original("threading").Lock)
 
 
 def serve() -> None:

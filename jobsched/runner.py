@@ -142,6 +142,7 @@ class SchedulerService:
 def build_service(
     app: Flask, sink: EventSink, *, name: str | None = None, concurrency: int | None = None,
     spawn: Spawn = start_thread, offload: Offload | None = None, own_engine: bool = False,
+    os_lock: Callable[[], Any] = threading.Lock,
 ) -> SchedulerService:
     """A scheduler for this app's database with the app's settings.
 
@@ -164,7 +165,7 @@ def build_service(
         lease_seconds=config["JOBSCHED_LEASE_SECONDS"],
         grace_seconds=config["JOBSCHED_SHUTDOWN_GRACE_SECONDS"],
         reconcile_seconds=config["JOBSCHED_RECONCILE_SECONDS"],
-        spawn=spawn, offload=offload,
+        spawn=spawn, offload=offload, os_lock=os_lock,
         spawn_attempt=WorkerThreads().spawn if spawn is start_thread else None,
         housekeeping=every(
             retention_chore(engine, config.get("JOBSCHED_RETENTION_DAYS"), sink, spawn=spawn),
@@ -188,14 +189,17 @@ def _scheduler_engine(app_engine: Engine, concurrency: int) -> Engine | None:
 
 
 def start_embedded_scheduler(
-    app: Flask, spawn: Spawn = start_thread, offload: Offload | None = None
+    app: Flask, spawn: Spawn = start_thread, offload: Offload | None = None,
+    os_lock: Callable[[], Any] = threading.Lock,
 ) -> SchedulerService | None:
-    """Run a scheduler inside the web process unless JOBSCHED_EMBEDDED_SCHEDULER=0."""
+    """Run a scheduler inside the web process unless JOBSCHED_EMBEDDED_SCHEDULER=0.
+    `offload` runs CPU-bound tasks on real OS threads; `os_lock` is then a lock that works
+    across those and the process's green threads."""
     if not app.config["JOBSCHED_EMBEDDED_SCHEDULER"]:
         return None
     signal = NodeSignal()
     sink = SinkView(event_sink(app), signal)
-    service = build_service(app, sink, spawn=spawn, offload=offload)
+    service = build_service(app, sink, spawn=spawn, offload=offload, os_lock=os_lock)
     if service.listener is None:  # SQLite: the web's own changes are the only ones
         signal.node = service.node
         add_audience(app, signal)

@@ -30,9 +30,13 @@ class AttemptContext:
     def __init__(
         self, output_limit: int = OUTPUT_LIMIT_BYTES,
         event_factory: Callable[[], threading.Event] = threading.Event,
+        lock_factory: Callable[[], Any] = threading.Lock,
     ) -> None:
         self._limit = output_limit
-        self._lock = threading.Lock()
+        # Shared by the task's thread and the node's: under eventlet, with the task on a
+        # real OS thread (offload), this must be a real lock, not a green one (a green lock
+        # contended across OS threads cannot switch). Nothing inside it ever yields.
+        self._lock = lock_factory()
         self._stop = event_factory()
         self._reason: str | None = None
         self._progress: int | None = None

@@ -83,6 +83,7 @@ class SchedulerNode:
         clock: Clock = utcnow, spawn: Spawn = start_thread, backoff: Backoff = retry.backoff,
         wake: Callable[[], Any] = threading.Event, offload: Offload | None = None,
         housekeeping: Chore | None = None, spawn_attempt: Spawn | None = None,
+        os_lock: Callable[[], Any] = threading.Lock,
     ) -> None:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.concurrency, self.limit, self.lease_seconds = concurrency, limit, lease_seconds
@@ -92,6 +93,9 @@ class SchedulerNode:
         # Attempts may run on reused workers (WorkerThreads) rather than one spawn each.
         self._spawn_attempt = spawn_attempt or spawn
         self._backoff, self._event = backoff, wake
+        # The lock an attempt's context uses: it must work between `offload`'s threads and
+        # the node's (under eventlet, the unpatched threading.Lock).
+        self._os_lock = os_lock
         # Called with `now` on every healthy tick; it decides itself when it is due and must
         # not block (e.g. the retention prune spawns its own worker).
         self._housekeeping = housekeeping
@@ -323,7 +327,7 @@ class SchedulerNode:
 
     def _start_attempt(self, claim: ClaimedJob) -> None:
         task = self._task_for(claim)
-        ctx = AttemptContext(event_factory=self._event)
+        ctx = AttemptContext(event_factory=self._event, lock_factory=self._os_lock)
         # The timeout counts from now, after the claim: the tick's own `now` was read before
         # the claim transaction, which may have waited for the claim lock.
         deadline = self._clock() + timedelta(seconds=claim.timeout_seconds)

@@ -646,3 +646,32 @@ def test_attempts_run_through_spawn_attempt_and_the_watchdog_through_spawn(store
     node.tick()
     assert spawned == ["spawn", "attempt"]
     assert store.running_count() == 0
+
+
+def test_an_attempts_context_locks_with_the_nodes_os_lock(store, clock):
+    """Under eventlet a CPU task runs on a real OS thread (offload) while the node's threads
+    are green: their shared context must use the real lock the process passes in."""
+    made: list[Any] = []
+
+    def os_lock() -> Any:
+        lock = threading.Lock()
+        made.append(lock)
+        return lock
+
+    def report(ctx) -> None:
+        ctx.progress(50)
+        ctx.log("half way")
+
+    registry = registry_with()
+    registry.task("report", kind="cpu")(report)
+    offloaded: list[Any] = []
+
+    def offload(call):
+        offloaded.append(call)
+        return call()
+
+    job = store.add(task="report")
+    node = make_node(store, clock, registry, offload=offload, os_lock=os_lock)
+    node.tick()
+    assert offloaded and made, "the CPU task was not offloaded or made no lock"
+    assert store.get(job.id).status is JobStatus.COMPLETED
