@@ -109,13 +109,14 @@ class QueueMirror:
             self.refresh(job_id for job_id, state in touched.items() if state is None)
 
     def _apply(self, jobs: list[QueuedJob], ids: set[int]) -> None:
+        """Put what the store said of `ids` in the heap: a job it left out is not pending."""
         with self._lock:
             for job_id in ids - {job.id for job in jobs}:
-                self._heap.discard(job_id)  # not pending any more
+                self._put(Dequeued(job_id))
             for job in jobs:
-                self._heap.upsert(job)
+                self._put(job)
             for job_id in ids:
-                self._note(job_id, None)
+                self._note(job_id, None)  # read from the store: read again if replayed
 
     def _put(self, state: QueueState) -> bool:
         """Upsert a pending job or drop one that is not; True for a pending one."""
