@@ -5,20 +5,15 @@ job form renders one field per property from its title, description and default.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import Any
 
 from .. import tasks as deployed  # the package's default registry, read at build time
 from ..scheduler.registry import Task, TaskContext, TaskRegistry, import_task_modules
+from .shell import shell
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-KILL_GRACE_SECONDS = 1.0  # SIGTERM first, SIGKILL the whole group after this
-SHELL_POLL_SECONDS = 0.1  # how often shell looks at its process while waiting for a stop
 
 
 def _schema(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -48,7 +43,8 @@ FAIL_ARGS = _schema("Fail", {
 SHELL_ARGS = _schema("Shell", {
     "command": {
         "type": "string", "minLength": 1, "maxLength": 10000, "title": "Command",
-        "description": "Run with /bin/sh -c; stdout and stderr become the output.",
+        "description": "Run with /bin/sh -c and a minimal environment; stdout and stderr "
+                       "become the output.",
     },
 }, ["command"])
 
@@ -77,54 +73,6 @@ class FailRequested(Exception):
 def fail(ctx: TaskContext, message: str = "failed on purpose") -> None:
     """Always raise: for trying retries and failure handling."""
     raise FailRequested(message)
-
-
-def shell(ctx: TaskContext, command: str) -> dict[str, int]:
-    """Run `/bin/sh -c command` in its own process group, logging its output line by line;
-    on cancel or timeout the whole group is killed. A non-zero exit fails the attempt."""
-    proc = subprocess.Popen(
-        ["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True,  # own group: kill it whole
-    )
-    reader = threading.Thread(target=_pump, args=(proc.stdout, ctx), daemon=True)
-    reader.start()
-    while proc.poll() is None:
-        if ctx.wait(SHELL_POLL_SECONDS):
-            _kill_group(proc)
-            break
-    exit_code = proc.wait()
-    reader.join(KILL_GRACE_SECONDS)
-    if exit_code != 0:
-        raise RuntimeError(f"command exited with status {exit_code}")
-    return {"exit_code": exit_code}
-
-
-def _pump(stream: IO[bytes] | None, ctx: TaskContext) -> None:
-    """Copy a process's output into the attempt's log, one line at a time."""
-    if stream is None:
-        return
-    with stream:
-        for raw in stream:
-            ctx.log(raw.decode("utf-8", "replace").rstrip("\r\n"))
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, then SIGKILL whatever of it is left after a grace."""
-    _signal_group(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(KILL_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass
-    # Always SIGKILL the group: the shell may have exited on SIGTERM while children that
-    # ignore it still hold the output pipe open.
-    _signal_group(proc.pid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is already gone
 
 
 def add_builtins(registry: TaskRegistry, enable_shell: bool) -> TaskRegistry:

@@ -117,6 +117,34 @@ def test_a_shell_job_printing_a_nul_byte_completes(engine, owner, procs, pg_url)
     assert output == "a\ufffdb\n"
 
 
+def test_a_killed_schedulers_shell_job_does_not_outlive_it(engine, owner, procs, pg_url,
+                                                         tmp_path):
+    """SIGKILL leaves the scheduler no chance to clean up: the job's group ends itself."""
+    node = procs.scheduler(pg_url, "n1", JOBSCHED_ENABLE_SHELL=1)
+    wait_ready(engine, node)
+    shell_pid, sleep_pid = tmp_path / "shell", tmp_path / "sleep"
+    add_jobs(engine, owner, task="shell", args={
+        "command": f"echo $$ > {shell_pid}; sleep 300 & echo $! > {sleep_pid}; wait"})
+    wait_until(lambda: sleep_pid.exists() and sleep_pid.read_text().strip(), timeout=10)
+    pids = [int(shell_pid.read_text()), int(sleep_pid.read_text())]
+    assert all(running(pid) for pid in pids)
+
+    node.kill()
+
+    wait_until(lambda: not any(running(pid) for pid in pids), timeout=3, interval=0.02,
+               message=f"the job's processes {pids} outlived their scheduler")
+
+
+def running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (an orphan stays one where PID 1
+    reaps nobody)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

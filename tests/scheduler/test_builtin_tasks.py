@@ -1,16 +1,19 @@
 """Built-in tasks run through run_attempt, as the node runs them."""
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
+import tracemalloc
 
 import pytest
 
-from jobsched.scheduler.executor import AttemptContext, run_attempt
+from jobsched.scheduler.executor import OUTPUT_LIMIT_BYTES, AttemptContext, run_attempt
 from jobsched.scheduler.states import ExecutionStatus
 from jobsched.scheduler.store import ClaimedJob, Outcome
 from jobsched.tasks.builtin import build_registry
+from jobsched.tasks.shell import LINE_LIMIT_CHARS, READ_CHUNK_BYTES, pump
 from tests.helpers import T0, wait_until
 
 REGISTRY = build_registry(enable_shell=True, modules=[])
@@ -97,3 +100,56 @@ def test_shell_kills_its_whole_process_group_when_stopped(reason):
     wait_until(lambda: _gone(child), timeout=5, message=f"child {child} survived")
     assert done[0].status is ExecutionStatus(reason)
     assert os.getpgid(os.getpid())  # we, the caller, were not in the killed group
+
+
+def test_shell_sees_no_secret_of_the_server(monkeypatch):
+    for name, value in [("SECRET_KEY", "s3cret-key-value"), ("REDIS_URL", "redis://x:pw@r/0"),
+                        ("DATABASE_URL", "postgresql://u:pw@db/jobs"), ("AWS_SECRET", "a")]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    outcome = run("shell", {"command": "env"})
+    assert outcome.status is ExecutionStatus.COMPLETED
+    names = {line.split("=", 1)[0] for line in outcome.output.splitlines()}
+    assert not names & {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "AWS_SECRET"}
+    assert "s3cret" not in outcome.output and "pw@" not in outcome.output
+    assert {"PATH", "LANG"} <= names
+
+
+def test_shell_still_finds_commands_without_a_path_of_its_own(monkeypatch):
+    monkeypatch.delenv("PATH")
+    assert run("shell", {"command": "echo $PATH; ls /"}).status is ExecutionStatus.COMPLETED
+
+
+@pytest.mark.parametrize("child", [
+    "sleep 30",
+    "sh -c 'trap \"\" TERM; exec sleep 30'",  # ignores SIGTERM: only the SIGKILL ends it
+])
+def test_what_a_command_leaves_behind_ends_with_the_job(child):
+    outcome = run("shell", {"command": f"{child} & echo $!"})
+    assert outcome.status is ExecutionStatus.COMPLETED
+    pid = int(outcome.output.split()[0])
+    wait_until(lambda: _gone(pid), timeout=3, message=f"background process {pid} survived")
+
+
+def test_one_endless_line_is_read_in_bounded_memory():
+    command = "head -c 10000000 /dev/zero | tr '\\0' x; echo; echo done"
+    tracemalloc.start()
+    try:
+        outcome = run("shell", {"command": command})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert outcome.status is ExecutionStatus.COMPLETED
+    assert peak < 2 * 1024 * 1024, f"peak {peak} bytes for a 10 MB line"
+    assert len(outcome.output) <= OUTPUT_LIMIT_BYTES
+    assert outcome.output.endswith("x" * 100 + "\ndone\n")
+
+
+def test_long_lines_are_logged_in_pieces_and_characters_split_by_a_chunk_survive():
+    ctx = AttemptContext(output_limit=1024 * 1024)  # keep it all, to see every piece
+    # The euro sign's three bytes straddle the first chunk's end.
+    first = "a" * (READ_CHUNK_BYTES - 1) + "\u20ac"
+    pump(io.BytesIO(f"{first}\n{'b' * (LINE_LIMIT_CHARS + 5)}".encode()), ctx)
+    lines = ctx.output().split("\n")
+    assert "".join(lines[:-3]) == first  # no replacement character, nothing lost
+    assert [len(line) for line in lines] == [LINE_LIMIT_CHARS] * (len(lines) - 2) + [5, 0]
