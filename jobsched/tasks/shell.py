@@ -98,9 +98,12 @@ def pump(stream: IO[bytes] | None, ctx: TaskContext) -> None:
     if stream is None:
         return
     decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a chunk may split a char
+    # What is there now, at most a chunk: a buffered stream's read1, or a raw one's read
+    # (eventlet's green pipe is raw). A buffered read() would wait for a full chunk.
+    read = getattr(stream, "read1", stream.read)
     pending = ""
     with stream:
-        while chunk := stream.read1(READ_CHUNK_BYTES):
+        while chunk := read(READ_CHUNK_BYTES):
             pending = _log_lines(ctx, pending + decoder.decode(chunk))
     pending += decoder.decode(b"", final=True)
     if pending:

@@ -145,11 +145,28 @@ def test_one_endless_line_is_read_in_bounded_memory():
     assert outcome.output.endswith("x" * 100 + "\ndone\n")
 
 
-def test_long_lines_are_logged_in_pieces_and_characters_split_by_a_chunk_survive():
+class RawStream:
+    """A stream with read() only, like eventlet's green pipe (unbuffered, no read1)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int) -> bytes:
+        return self._data.read(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._data.close()
+
+
+@pytest.mark.parametrize("stream", [io.BytesIO, RawStream])
+def test_long_lines_are_logged_in_pieces_and_characters_split_by_a_chunk_survive(stream):
     ctx = AttemptContext(output_limit=1024 * 1024)  # keep it all, to see every piece
     # The euro sign's three bytes straddle the first chunk's end.
     first = "a" * (READ_CHUNK_BYTES - 1) + "\u20ac"
-    pump(io.BytesIO(f"{first}\n{'b' * (LINE_LIMIT_CHARS + 5)}".encode()), ctx)
+    pump(stream(f"{first}\n{'b' * (LINE_LIMIT_CHARS + 5)}".encode()), ctx)
     lines = ctx.output().split("\n")
     assert "".join(lines[:-3]) == first  # no replacement character, nothing lost
     assert [len(line) for line in lines] == [LINE_LIMIT_CHARS] * (len(lines) - 2) + [5, 0]
