@@ -20,6 +20,7 @@ INSTANCE_DIR = ROOT / "instance"
 DEFAULT_SECRET_KEYS = frozenset({"", "change-me", "changeme", "dev", "secret", "your-secret-key"})
 
 ENVIRONMENTS = ("production", "development", "testing")
+MIN_SECRET_KEY_LENGTH = 32  # characters; what `secrets.token_hex(16)` gives at least
 
 
 class ConfigError(ValueError):
@@ -52,6 +53,7 @@ class Config:
     JOBSCHED_EMBEDDED_SCHEDULER = True
     JOBSCHED_LOG_FORMAT = "text"
     JOBSCHED_TRUSTED_PROXIES = 0
+    JOBSCHED_METRICS_TOKEN: str | None = None
     JOBSCHED_SOCKETIO_CHANNEL = "jobsched"
     JOBSCHED_RETENTION_DAYS: int | None = None
 
@@ -61,14 +63,15 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
     mode = env.get("JOBSCHED_ENV", "production").strip().lower() or "production"
     if mode not in ENVIRONMENTS:
         raise ConfigError(f"JOBSCHED_ENV must be one of {', '.join(ENVIRONMENTS)}, not {mode!r}")
-    production = mode == "production"
+    # Secure cookies need HTTPS; without them on plain HTTP no form could be posted.
+    secure_cookies = _bool(env, "JOBSCHED_SECURE_COOKIES", mode == "production")
     settings: dict[str, Any] = {
         "JOBSCHED_ENV": mode,
         "SECRET_KEY": _secret_key(env, mode, instance_dir),
         "SQLALCHEMY_DATABASE_URI": database_url(env, instance_dir),
         "REDIS_URL": redis_url(env),
-        "SESSION_COOKIE_SECURE": production,
-        "REMEMBER_COOKIE_SECURE": production,
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
         "JOBSCHED_MAX_CONCURRENT_JOBS": _int(env, "JOBSCHED_MAX_CONCURRENT_JOBS", 3, 1, 10_000),
         "JOBSCHED_LEASE_SECONDS": _int(env, "JOBSCHED_LEASE_SECONDS", 30, 2, 3600),
         "JOBSCHED_SHUTDOWN_GRACE_SECONDS": _int(
@@ -83,6 +86,7 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
         "JOBSCHED_LOG_FORMAT": _choice(env, "JOBSCHED_LOG_FORMAT", "text", ("text", "json")),
         "JOBSCHED_TRUSTED_PROXIES": _int(env, "JOBSCHED_TRUSTED_PROXIES", 0, 0, 10),
         "JOBSCHED_SOCKETIO_CHANNEL": _channel(env),
+        "JOBSCHED_METRICS_TOKEN": env.get("JOBSCHED_METRICS_TOKEN", "").strip() or None,
     }
     if env.get("JOBSCHED_RETENTION_DAYS", "").strip():
         settings["JOBSCHED_RETENTION_DAYS"] = _int(env, "JOBSCHED_RETENTION_DAYS", 0, 1, 36_500)
@@ -149,14 +153,23 @@ def _channel(env: Mapping[str, str]) -> str:
     return raw
 
 
+NEW_KEY_HINT = "(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+
+
 def _secret_key(env: Mapping[str, str], mode: str, instance_dir: Path) -> str:
     key = env.get("SECRET_KEY", "").strip()
     if key.lower() not in DEFAULT_SECRET_KEYS:
+        if mode == "production" and len(key) < MIN_SECRET_KEY_LENGTH:
+            # A short key can be guessed offline from any one signed cookie.
+            raise ConfigError(
+                f"SECRET_KEY is {len(key)} characters long; production needs at least "
+                f"{MIN_SECRET_KEY_LENGTH}, random: set a new one {NEW_KEY_HINT}"
+            )
         return key
     if mode == "production":
         raise ConfigError(
-            "SECRET_KEY is missing or a well-known default; set a long random value "
-            "(python -c 'import secrets; print(secrets.token_hex(32))')"
+            f"SECRET_KEY is missing or a well-known default; set a long random value "
+            f"{NEW_KEY_HINT}"
         )
     if mode == "testing":
         return secrets.token_hex(32)

@@ -53,7 +53,7 @@ def run_scheduler(concurrency: int | None, name: str | None, metrics_port: int |
     # 1 ms switch interval (Python's default is 5 ms) keeps a claim or a final write from
     # waiting behind another thread's Python (wsgi.py does the same for the web).
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    metrics = _serve_metrics(metrics_port, metrics_host)
+    metrics = _serve_metrics(metrics_port, metrics_host, app.config["JOBSCHED_METRICS_TOKEN"])
     _log_to_stderr(app)
     sink = external_sink(app)
     service = build_service(app, sink, name=name, concurrency=concurrency, own_engine=True)
@@ -72,14 +72,14 @@ def run_scheduler(concurrency: int | None, name: str | None, metrics_port: int |
     click.echo(f"scheduler {service.node.name} stopped")
 
 
-def _serve_metrics(port: int | None, host: str) -> MetricsServer | None:
+def _serve_metrics(port: int | None, host: str, token: str | None) -> MetricsServer | None:
     """Start the metrics endpoint (before anything else, so a taken port fails fast)."""
     if port is None:
         return None
     from .metrics.server import serve_metrics
 
     try:
-        server = serve_metrics(port, host)
+        server = serve_metrics(port, host, token)
     except OSError as error:
         raise click.ClickException(f"cannot serve metrics on {host}:{port}: {error}") from None
     click.echo(f"metrics on http://{host}:{server.port}/metrics")

@@ -1,8 +1,9 @@
-"""`GET /metrics`: Prometheus text for scrapers. Unauthenticated, as scrapes usually are,
-so it exposes aggregates only (counts and timings, never job names or users)."""
+"""`GET /metrics`: Prometheus text for scrapers. It exposes aggregates only (counts and
+timings, never job names or users); open as scrapes usually are, unless
+JOBSCHED_METRICS_TOKEN asks for a Bearer token (metrics/guard.py)."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -10,6 +11,7 @@ from prometheus_client.exposition import choose_encoder
 from ..extensions import db, limiter
 from . import bp
 from .database import QueueCollector
+from .guard import CHALLENGE, UNAUTHORIZED_MESSAGE, scrape_allowed
 from .process import process_metrics
 
 REGISTRY = "jobsched.metrics"
@@ -34,6 +36,12 @@ def _install(state: BlueprintSetupState) -> None:
 @limiter.exempt
 def metrics() -> Response:
     """The metrics in the format the scraper asks for (Prometheus text by default)."""
+    if not scrape_allowed(request.headers.get("Authorization"),
+                          current_app.config.get("JOBSCHED_METRICS_TOKEN")):
+        refused = jsonify(message=UNAUTHORIZED_MESSAGE, errors={})
+        refused.status_code = 401
+        refused.headers["WWW-Authenticate"] = CHALLENGE
+        return refused
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     body = encode(current_app.extensions[REGISTRY])
     return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})

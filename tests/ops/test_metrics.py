@@ -1,6 +1,8 @@
 """GET /metrics: Prometheus text that tells the truth about the database, on both backends."""
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 import uuid
 from datetime import timedelta
 
@@ -8,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from jobsched.metrics.database import QueueCollector
+from jobsched.metrics.server import serve_metrics
 from jobsched.runner import build_service
 from jobsched.scheduler.events import RecordingSink
 from tests.conftest import make_user
@@ -129,3 +132,49 @@ def _status(app, job_id: int) -> str:
 
     with app.app_context():
         return db.session.get(Job, job_id).status
+
+
+@pytest.mark.parametrize("app_overrides", [{"JOBSCHED_METRICS_TOKEN": "scrape-t0ken"}])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "scrape-t0ken",
+                                           "Basic c2NyYXBlLXQwa2Vu", "Bearer scrape-t0ke"])
+def test_with_a_metrics_token_a_scrape_without_it_is_refused(client, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "JOBSCHED_METRICS_TOKEN" in response.get_json()["message"]
+    assert "jobsched_" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_overrides", [{"JOBSCHED_METRICS_TOKEN": "scrape-t0ken"}])
+def test_with_a_metrics_token_a_scrape_with_it_gets_the_metrics(client):
+    response = scrape(client, Authorization="Bearer scrape-t0ken")
+    assert value(parse(response.get_data(as_text=True)), "jobsched_database_up") == 1
+
+
+def scrape_port(port: int, **headers: str) -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_a_schedulers_metrics_port_asks_for_the_token_too():
+    server = serve_metrics(0, token="scrape-t0ken")
+    try:
+        assert scrape_port(server.port)[0] == 401
+        assert scrape_port(server.port, Authorization="Bearer nope")[0] == 401
+        status, body = scrape_port(server.port, Authorization="Bearer scrape-t0ken")
+    finally:
+        server.close()
+    assert status == 200 and "jobsched_executions_ended_total" in body
+
+
+def test_without_a_token_a_schedulers_metrics_port_stays_open():
+    server = serve_metrics(0)
+    try:
+        assert scrape_port(server.port)[0] == 200
+    finally:
+        server.close()

@@ -28,6 +28,21 @@ def test_production_refuses_a_missing_or_default_secret_key(tmp_path, env):
     assert list(tmp_path.iterdir()) == []  # and never falls back to a generated key
 
 
+@pytest.mark.parametrize("key", ["k" * 31, "short-but-not-a-default", " " + "k" * 20 + " "])
+def test_production_refuses_a_secret_key_under_32_characters(tmp_path, key):
+    with pytest.raises(ConfigError, match="SECRET_KEY is .* characters long; production "
+                                          "needs at least 32") as error:
+        settings_from_env({"SECRET_KEY": key}, instance_dir=tmp_path)
+    assert key.strip() not in str(error.value)  # the key itself never goes to a log
+
+
+def test_a_32_character_key_is_enough_and_development_takes_a_short_one(tmp_path):
+    assert settings_from_env({"SECRET_KEY": "k" * 32}, instance_dir=tmp_path)["SECRET_KEY"]
+    development = settings_from_env({"JOBSCHED_ENV": "development", "SECRET_KEY": "short"},
+                                    instance_dir=tmp_path)
+    assert development["SECRET_KEY"] == "short"
+
+
 def test_production_is_the_default_and_uses_the_given_key(tmp_path):
     result = settings(tmp_path)
     assert result["JOBSCHED_ENV"] == "production"
@@ -80,6 +95,29 @@ def test_testing_mode_makes_a_throwaway_key(tmp_path):
     one = settings_from_env({"JOBSCHED_ENV": "testing"}, instance_dir=tmp_path)["SECRET_KEY"]
     two = settings_from_env({"JOBSCHED_ENV": "testing"}, instance_dir=tmp_path)["SECRET_KEY"]
     assert one != two and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("env", "secure"), [
+    ({}, True), ({"JOBSCHED_SECURE_COOKIES": "0"}, False),
+    ({"JOBSCHED_ENV": "development"}, False),
+    ({"JOBSCHED_ENV": "development", "JOBSCHED_SECURE_COOKIES": "1"}, True),
+    ({"JOBSCHED_ENV": "testing"}, False),
+])
+def test_secure_cookies_default_to_production_and_can_be_switched(tmp_path, env, secure):
+    result = settings(tmp_path, **env)
+    assert result["SESSION_COOKIE_SECURE"] is secure
+    assert result["REMEMBER_COOKIE_SECURE"] is secure
+
+
+def test_secure_cookies_setting_must_be_a_boolean(tmp_path):
+    with pytest.raises(ConfigError, match="JOBSCHED_SECURE_COOKIES must be 1/0"):
+        settings(tmp_path, JOBSCHED_SECURE_COOKIES="maybe")
+
+
+def test_metrics_token_is_optional(tmp_path):
+    assert settings(tmp_path)["JOBSCHED_METRICS_TOKEN"] is None
+    assert settings(tmp_path, JOBSCHED_METRICS_TOKEN=" ")["JOBSCHED_METRICS_TOKEN"] is None
+    assert settings(tmp_path, JOBSCHED_METRICS_TOKEN=" t0k ")["JOBSCHED_METRICS_TOKEN"] == "t0k"
 
 
 def test_unknown_environment_is_refused(tmp_path):
