@@ -43,13 +43,17 @@ def process_env(root: Path) -> dict[str, str]:
 
 
 def trust_proxies(app: Flask) -> None:
-    """Behind N reverse proxies, take the client's address and scheme from X-Forwarded-*
-    (rate limits key on the address; Socket.IO's same-origin check needs the real host)."""
+    """Behind N reverse proxies, take the client's address and scheme from X-Forwarded-For
+    and -Proto (rate limits key on the address; secure cookies need the scheme).
+
+    Never X-Forwarded-Host: nginx passes a client's own X-Forwarded-Host through unless told
+    otherwise, so trusting it would let a client pick the host Socket.IO's same-origin check
+    compares with. The proxy passes the real Host instead (docs/deploy.md)."""
     hops = app.config.get("JOBSCHED_TRUSTED_PROXIES", 0)
     if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
 
 
 def register_extensions(app: Flask) -> None:
