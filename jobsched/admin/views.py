@@ -16,6 +16,10 @@ from .nodes import node_views
 @login_required
 def admins_only() -> None:
     """Every page here is for administrators; anyone else gets 403."""
+    if not current_user.is_authenticated:
+        # Only the methods login_required exempts (OPTIONS) get here anonymously; Flask
+        # answers those with the allowed methods alone, no page.
+        return
     if not current_user.is_admin:
         abort(403, "Only administrators can see this page.")
 

@@ -157,3 +157,36 @@ def test_server_error_page_renders_even_when_the_database_is_down(app, client, a
     page = page_of(response)
     assert " ".join(page.all("h1")[0].text.split()) == "Something went wrong"
     assert page.all("button", id="user-menu") == []
+
+
+def every_route(app) -> list[str]:
+    """Each URL rule once, with 1 for an int argument and x for any other."""
+    paths = set()
+    for rule in app.url_map.iter_rules():
+        parts = {name: 1 if type(rule._converters[name]).__name__ == "IntegerConverter"
+                 else "x" for name in rule.arguments}
+        paths.add(rule.build(parts, append_unknown=False)[1])
+    return sorted(paths)
+
+
+@pytest.mark.parametrize("who", ["visitor", "user"])
+@pytest.mark.parametrize("method", ["OPTIONS", "HEAD"])
+def test_options_and_head_never_fail_on_any_route(app, client, auth, who, method):
+    if who == "user":
+        make_user(app, "root", admin=True)  # so that alice is not the administrator
+        auth.register("alice")
+    paths = every_route(app)
+    assert "/admin/nodes" in paths and "/jobs/api/jobs/1/executions/" in paths
+    failed = {}
+    for path in paths:
+        with client.open(path, method=method) as response:  # a file's body gets closed
+            if response.status_code >= 500:
+                failed[path] = response.status_code
+    assert failed == {}
+
+
+def test_a_visitor_is_told_the_methods_of_the_admin_pages_and_nothing_more(client):
+    response = client.options("/admin/nodes")
+    assert response.status_code == 200
+    assert "GET" in response.headers["Allow"] and response.get_data() == b""
+    assert client.get("/admin/nodes").status_code == 302  # to the login page
