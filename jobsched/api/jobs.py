@@ -150,11 +150,15 @@ class JobRetry(Resource):
 
 
 @ns.route("/<int:job_id>/executions/", strict_slashes=False)
-@ns.doc(params=JOB_ID)
+@ns.doc(params={**JOB_ID, "page": LIST_PARAMS["page"], "per_page": {
+    **LIST_PARAMS["per_page"], "description": "Executions per page."}})
 class JobExecutions(Resource):
-    @ns.response(200, "The job's attempts, oldest first.", execution_list)
-    @error_responses(ns, 401, 404)
+    @ns.response(200, "One page of the job's attempts, oldest first.", execution_list)
+    @error_responses(ns, 400, 401, 404)
     def get(self, job_id: int) -> dict[str, Any]:
-        """List a job's executions (one per attempt), oldest first."""
+        """List a job's executions (one per attempt), oldest first, paginated."""
+        query = queries.parse_page_query(request.args)
         job = service.get_job(db.session, caller(), job_id)
-        return {"items": [execution_to_json(e) for e in queries.job_executions(db.session, job)]}
+        page = queries.job_executions(db.session, job, query)
+        return {"items": [execution_to_json(e) for e in page.items], "total": page.total,
+                "page": page.page, "per_page": page.per_page}

@@ -168,6 +168,9 @@ execution_out = Model("Execution", {
 
 execution_list = Model("ExecutionList", {
     "items": _out(fields.List, cls_or_instance=fields.Nested(execution_out)),
+    "total": _out(fields.Integer),
+    "page": _out(fields.Integer),
+    "per_page": _out(fields.Integer),
 })
 
 task_out = Model("Task", {

@@ -53,10 +53,18 @@ class JobQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class PageQuery:
+    """Which page of a plain list (a job's executions): `page` from 1, `per_page` 1-200."""
+
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """One page of a list, with the number of matches over all pages."""
 
-    items: list[Job]
+    items: list[Any]
     total: int
     page: int
     per_page: int
@@ -64,10 +72,20 @@ class Page:
 
 def parse_job_query(args: Mapping[str, str]) -> JobQuery:
     """Parse list parameters; every bad one is reported at once (ValidationFailed, 400)."""
+    return JobQuery(**_parse_args(args, _PARAMETERS))
+
+
+def parse_page_query(args: Mapping[str, str]) -> PageQuery:
+    """Parse `page` and `per_page`, the only parameters a plain list takes (else 400)."""
+    return PageQuery(**_parse_args(args, _PAGE_PARAMETERS))
+
+
+def _parse_args(args: Mapping[str, str], parameters: Mapping[str, Callable[[str], Any]]
+                ) -> dict[str, Any]:
     # A misspelt filter (`?stauts=failed`) must not quietly list everything.
-    errors = {name: "Unknown query parameter." for name in args if name not in _PARAMETERS}
+    errors = {name: "Unknown query parameter." for name in args if name not in parameters}
     values: dict[str, Any] = {}
-    for name, parse in _PARAMETERS.items():
+    for name, parse in parameters.items():
         raw = args.get(name)
         if raw is None:
             continue
@@ -77,7 +95,7 @@ def parse_job_query(args: Mapping[str, str]) -> JobQuery:
             errors[name] = str(error)
     if errors:
         raise ValidationFailed(errors, "Invalid query parameters.")
-    return JobQuery(**values)
+    return values
 
 
 def _choices(label: str, allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
@@ -121,6 +139,7 @@ _PARAMETERS: dict[str, Callable[[str], Any]] = {
     "page": _int_between(1, None),
     "per_page": _int_between(1, MAX_PER_PAGE),
 }
+_PAGE_PARAMETERS = {name: _PARAMETERS[name] for name in ("page", "per_page")}
 
 
 def visible_jobs(user: User | None) -> Select[tuple[Job]]:
@@ -202,11 +221,27 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def job_executions(session: Session, job: Job) -> list[Execution]:
-    """The job's attempts, oldest first."""
-    return list(session.scalars(
-        select(Execution).where(Execution.job_id == job.id).order_by(Execution.id)
-    ))
+def job_executions(session: Session, job: Job, query: PageQuery = PageQuery()) -> Page:
+    """One page of the job's attempts, oldest first, and how many there are in all (a job
+    retried again and again has no bound on them; each holds up to 64 KiB of output)."""
+    selected = select(Execution).where(Execution.job_id == job.id)
+    total = int(session.scalar(
+        selected.with_only_columns(func.count(Execution.id)).order_by(None)) or 0)
+    offset = (query.page - 1) * query.per_page
+    items: list[Execution] = []
+    if offset < total:
+        items = list(session.scalars(
+            selected.order_by(Execution.id).offset(offset).limit(query.per_page)))
+    return Page(items, total, query.page, query.per_page)
+
+
+def latest_executions(session: Session, job: Job, count: int) -> Page:
+    """The job's last `count` attempts, oldest first, with the total: what its page shows."""
+    total = int(session.scalar(
+        select(func.count(Execution.id)).where(Execution.job_id == job.id)) or 0)
+    newest = session.scalars(select(Execution).where(Execution.job_id == job.id)
+                             .order_by(Execution.id.desc()).limit(count))
+    return Page(list(newest)[::-1], total, 1, count)
 
 
 def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from .forms import JobForm, args_form, attach_errors, collected_args, raw_args
 from .serialize import execution_to_json, job_to_json
 
 DASHBOARD_FILTERS = ("status", "priority", "q")
+# A job's page shows its latest attempts, as many as one page of the executions API holds.
+SHOWN_EXECUTIONS = queries.DEFAULT_PER_PAGE
 
 
 @bp.app_template_filter("pretty_json")
@@ -111,8 +113,10 @@ def _check_against_schema(
 def detail(job_id: int) -> str:
     """One job with its executions; static/js/job.js keeps it live."""
     job = _job_or_404(job_id)
-    executions = [execution_to_json(e) for e in queries.job_executions(db.session, job)]
-    return render_template("jobs/detail.html", job=job_to_json(job), executions=executions)
+    latest = queries.latest_executions(db.session, job, SHOWN_EXECUTIONS)
+    return render_template("jobs/detail.html", job=job_to_json(job),
+                           executions=[execution_to_json(e) for e in latest.items],
+                           executions_total=latest.total, executions_shown=SHOWN_EXECUTIONS)
 
 
 def _job_or_404(job_id: int) -> Job:

@@ -180,13 +180,49 @@
     });
   }
 
-  function readExecutions() {
+  // The page shows the latest SHOWN attempts: the executions API pages them oldest first,
+  // so they lie on its last page of SHOWN, or on the last two.
+  var SHOWN = Number(root.getAttribute("data-executions-shown")) || 50;
+  var executionTotal = Number(root.getAttribute("data-executions-total")) || 0;
+
+  function lastPage(total) {
+    return Math.max(1, Math.ceil(total / SHOWN));
+  }
+
+  function executionsPage(page) {
+    return live.api("GET", "/jobs/" + jobId + "/executions/?per_page=" + SHOWN + "&page=" + page);
+  }
+
+  function showExecutions(items, total) {
+    renderExecutions(items);
+    var note = document.getElementById("executions-older");
+    if (note) {
+      note.hidden = total <= items.length;
+      note.querySelector("[data-older-total]").textContent = String(total);
+    }
+  }
+
+  function readExecutions(again) {
     if (deleted) {
       return;
     }
-    live.api("GET", "/jobs/" + jobId + "/executions/").then(function (result) {
-      if (result.ok) {
-        renderExecutions(result.body.items);
+    var page = lastPage(executionTotal);
+    executionsPage(page).then(function (result) {
+      if (!result.ok) {
+        return;
+      }
+      var body = result.body;
+      executionTotal = body.total;
+      if (lastPage(body.total) !== page && !again) {
+        readExecutions(true);  // attempts were added (or deleted) since the last read
+      } else if (page === 1 || body.items.length >= SHOWN) {
+        showExecutions(body.items, body.total);
+      } else {
+        executionsPage(page - 1).then(function (previous) {
+          if (previous.ok) {
+            showExecutions(previous.body.items.concat(body.items).slice(-SHOWN), body.total);
+          }
+        });
       }
     });
   }

@@ -320,7 +320,39 @@ def test_executions_are_listed_oldest_first_in_spec_form(app, alice):
 
 
 def test_executions_of_a_job_without_attempts_is_empty(alice):
-    assert alice.get(f"/jobs/{alice.create()['id']}/executions/") == {"items": []}
+    assert alice.get(f"/jobs/{alice.create()['id']}/executions/") == {
+        "items": [], "total": 0, "page": 1, "per_page": 50}
+
+
+def add_attempts(app, job_id: int, count: int) -> None:
+    for attempt in range(1, count + 1):
+        add_execution(app, job_id, attempt, "failed", error=f"try {attempt}")
+
+
+def test_executions_are_paged_like_the_job_list(app, alice):
+    job = alice.create()
+    add_attempts(app, job["id"], 7)
+    path = f"/jobs/{job['id']}/executions/"
+    pages = [alice.get(path, query_string={"per_page": 3, "page": n}) for n in (1, 2, 3, 4)]
+    assert [[e["attempt"] for e in p["items"]] for p in pages] == [[1, 2, 3], [4, 5, 6], [7], []]
+    assert {(p["total"], p["per_page"]) for p in pages} == {(7, 3)}
+    assert [p["page"] for p in pages] == [1, 2, 3, 4]
+
+
+def test_executions_come_50_a_page_unless_asked(app, alice):
+    job = alice.create()
+    add_attempts(app, job["id"], 55)
+    first = alice.get(f"/jobs/{job['id']}/executions/")
+    assert (len(first["items"]), first["total"], first["per_page"]) == (50, 55, 50)
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"page": 0}, "page"), ({"per_page": 201}, "per_page"), ({"per_page": "x"}, "per_page"),
+    ({"status": "failed"}, "status"),
+])
+def test_bad_execution_paging_is_a_400_naming_the_parameter(alice, query, field):
+    body = alice.get(f"/jobs/{alice.create()['id']}/executions/", 400, query_string=query)
+    assert set(body["errors"]) == {field}
 
 
 # --- URLs -----------------------------------------------------------------------------------

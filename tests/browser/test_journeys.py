@@ -8,6 +8,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import create_engine, text
 
 from tests.conftest import PASSWORD
 from tests.realtime.server import WebSession
@@ -114,6 +115,38 @@ def test_cancel_retry_and_delete_from_the_table_and_the_executions_say_what_happ
     expect(row).to_have_count(0)
     expect(page.locator("#jobs-body")).to_contain_text("No jobs yet")
     expect(page.locator("#jobs-count")).to_have_text("0 jobs")
+
+
+def test_a_job_page_follows_its_latest_attempts_across_the_executions_pages(browse, site):
+    """More attempts than one page of the executions API: the page shows the latest 50, and
+    keeps showing the latest as a retry adds one (read from the API's last two pages)."""
+    username = fresh_name("erin")
+    WebSession(site.url).register(username)
+    page = browse().page
+    log_in(page, username)
+    job_id = submit_sleep(page, "many tries", seconds=600)
+    expect(page.locator("#job-status")).to_have_text("running")
+    page.get_by_role("button", name="Cancel").first.click()
+    expect(page.locator("#job-status")).to_have_text("cancelled")
+    engine = create_engine(site.database_url)
+    with engine.begin() as conn:  # 59 more finished attempts after the cancelled one
+        conn.execute(text(
+            "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 59) "
+            "INSERT INTO executions (job_id, attempt, status, node, started_at, output) "
+            "SELECT :job, n, 'failed', 'old', CURRENT_TIMESTAMP, '' FROM c"), {"job": job_id})
+    engine.dispose()
+    page.reload()
+    cards = page.locator("#executions .execution")
+    expect(cards).to_have_count(50)
+    expect(cards.first).to_contain_text("Attempt 10")
+    expect(page.locator("#executions-older")).to_contain_text("The latest 50 of 60 attempts")
+
+    page.get_by_role("button", name="Retry").first.click()
+    expect(page.locator("#job-status")).to_have_text("running")
+    expect(cards.last.locator(".status-badge")).to_have_text("running")
+    expect(cards).to_have_count(50)
+    expect(cards.first).to_contain_text("Attempt 11")
+    expect(page.locator("#executions-older")).to_contain_text("The latest 50 of 61 attempts")
 
 
 def test_the_form_describes_the_chosen_task_and_shows_errors_inline(browse):

@@ -94,6 +94,7 @@ class LiveServer:
 
     url: str
     children: list[Child] = field(default_factory=list)
+    database_url: str = ""  # what the server runs on, for tests that seed it directly
 
     def output(self) -> str:
         return "\n".join(child.output() for child in self.children)
@@ -111,7 +112,7 @@ def start_web(database_url: str, logs: Path, port: int | None = None,
     env = child_env(database_url, secret_key or secrets.token_hex(32), HOST="127.0.0.1",
                     PORT=port, **{"JOBSCHED_EMBEDDED_SCHEDULER": "1", **settings})
     child = start_child(f"web-{port}", [sys.executable, str(ROOT / "wsgi.py")], env, logs)
-    server = LiveServer(f"http://127.0.0.1:{port}", [child])
+    server = LiveServer(f"http://127.0.0.1:{port}", [child], database_url)
     try:
         wait_until(lambda: _healthy(server.url, child), timeout=START_TIMEOUT,
                    interval=0.1, message=f"the web server did not start:\n{child.output()}")

@@ -315,3 +315,24 @@ def test_executions_are_listed_oldest_first_and_a_retry_is_marked(app, client, a
         "Attempt 1 failed", "Attempt 1 failed after a retry"]
     assert "log of first try broke" in cards[0] and "Error first try broke" in cards[0]
     assert "1 min 15 s" in cards[1]
+
+
+def test_a_job_page_shows_its_latest_attempts_and_says_how_many_there_are(app, client, auth):
+    auth.register("alice")
+    job_id = new_job(app, client)
+    with app.app_context():
+        db.session.add_all(Execution(job_id=job_id, attempt=n, status="failed", node="n1",
+                                     error=f"try {n}") for n in range(1, 61))
+        db.session.commit()
+    page = page_of(client.get(f"/jobs/{job_id}"))
+    attempts = [card.text.split()[1] for card in page.all("article")]
+    assert attempts == [str(n) for n in range(11, 61)]  # the latest 50, oldest first
+    note = " ".join(page.by_id("executions-older").text.split())
+    assert "The latest 50 of 60 attempts" in note
+    assert "hidden" not in page.by_id("executions-older").attrs
+
+
+def test_a_job_page_with_few_attempts_has_no_note_about_older_ones(app, client, auth):
+    auth.register("alice")
+    page = page_of(client.get(f"/jobs/{new_job(app, client)}"))
+    assert "hidden" in page.by_id("executions-older").attrs
