@@ -6,6 +6,12 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 API_PREFIX = "/jobs/api"
+SECURE_COOKIE_OVER_HTTP = (
+    "This site marks its cookies Secure, and this page came over plain HTTP, so your "
+    "browser did not send the form's session back. Serve the site over HTTPS (behind a "
+    "proxy, set JOBSCHED_TRUSTED_PROXIES so that the app sees it), or, for a trial on a "
+    "private network, set JOBSCHED_SECURE_COOKIES=0."
+)
 
 
 def wants_json() -> bool:
@@ -15,6 +21,10 @@ def wants_json() -> bool:
 def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
+        if secure_cookie_lost():
+            app.logger.warning("a form came over plain HTTP while cookies are Secure: %s %s",
+                               request.method, request.path)
+            return _respond(400, SECURE_COOKIE_OVER_HTTP)
         return _respond(400, "The form expired or was not sent from this site; "
                              "reload the page and try again.")
 
@@ -30,6 +40,15 @@ def init_error_handlers(app: Flask) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         skip_user_loading()
         return _respond(500, "Internal server error.")
+
+
+def secure_cookie_lost() -> bool:
+    """True when a CSRF check failed because the session cookie is Secure and the request
+    came over plain HTTP: browsers never send such a cookie back, so no form can pass. A
+    request that did bring the cookie came from a browser on HTTPS (a proxy in front that
+    JOBSCHED_TRUSTED_PROXIES does not name): its form really expired."""
+    return (bool(current_app.config.get("SESSION_COOKIE_SECURE")) and not request.is_secure
+            and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies)
 
 
 def skip_user_loading() -> None:

@@ -137,3 +137,63 @@ def test_failed_csrf_page_still_carries_security_headers(client):
     response = client.post("/auth/login", data={"username": "alice", "password": "x"})
     assert response.status_code == 400
     assert_security_headers(response)
+
+
+def post_login_without_the_session(app, production_app, base_url: str):
+    """A login form posted as a browser does when the Secure session cookie it got is not
+    sent back: over plain HTTP, browsers keep such a cookie to themselves."""
+    make_user(app, "alice")
+    token = csrf_token_at(production_app.test_client(), base_url)
+    return production_app.test_client().post(
+        "/auth/login", base_url=base_url, headers={"Referer": f"{base_url}/auth/login"},
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+
+
+def test_a_form_over_plain_http_with_secure_cookies_says_why_it_failed(app, production_app):
+    response = post_login_without_the_session(app, production_app, "http://localhost")
+    assert response.status_code == 400
+    text = " ".join(page_text(response).split())
+    assert "came over plain HTTP" in text and "Serve the site over HTTPS" in text
+    assert "JOBSCHED_SECURE_COOKIES=0" in text
+    assert "form expired" not in text
+
+
+def test_over_https_a_lost_session_is_still_an_expired_form(app, production_app):
+    response = post_login_without_the_session(app, production_app, HTTPS)
+    assert response.status_code == 400
+    assert "form expired" in page_text(response)
+    assert "plain HTTP" not in page_text(response)
+
+
+@pytest.fixture
+def plain_http_app(app: Flask, database_url: str) -> Iterator[Flask]:
+    """Production with JOBSCHED_SECURE_COOKIES=0: a trial on a private network."""
+    trial = create_app(app_settings(database_url),
+                       env={**PRODUCTION_ENV, "JOBSCHED_SECURE_COOKIES": "0"})
+    yield trial
+    with trial.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_without_secure_cookies_production_logs_in_over_plain_http(app, plain_http_app):
+    make_user(app, "alice")
+    response = login(plain_http_app.test_client())
+    assert response.status_code == 302
+    assert "secure" not in flags(cookie(response, "session"))
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def page_text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_a_request_that_brought_its_session_cookie_has_an_expired_form(app, production_app):
+    """Seen as plain HTTP behind an untrusted proxy, but the browser was on HTTPS: it sent
+    the cookie, so the form really expired."""
+    client = production_app.test_client()
+    csrf_token_at(client, "http://localhost")  # the session cookie is set
+    response = client.post("/auth/login", data={"username": "alice", "csrf_token": "stale"},
+                           headers={"Referer": "http://localhost/auth/login"})
+    assert response.status_code == 400
+    assert "form expired" in page_text(response)
