@@ -25,6 +25,7 @@ from jobsched import create_app  # noqa: E402
 from jobsched.extensions import socketio  # noqa: E402
 from jobsched.logging_setup import configure_logging  # noqa: E402
 from jobsched.runner import start_embedded_scheduler  # noqa: E402
+from jobsched.scheduler.store import NodeConflict  # noqa: E402
 
 # psycopg2 blocks the whole hub unless it waits through eventlet; check it, don't assume it.
 if psycopg2.extensions.get_wait_callback() is None:
@@ -43,8 +44,13 @@ configure_logging(app)  # one line per event on stderr, text or JSON (JOBSCHED_L
 # CPU-bound tasks run on a real OS thread (tpool) so the hub keeps serving requests.
 # Their progress and output go through a lock shared with the hub's green threads: a real
 # one (a green lock contended from another OS thread cannot switch to its waiter).
-embedded = start_embedded_scheduler(app, offload=tpool.execute,
-                                    os_lock=patcher.original("threading").Lock)
+try:
+    embedded = start_embedded_scheduler(app, offload=tpool.execute,
+                                        os_lock=patcher.original("threading").Lock)
+except NodeConflict as error:
+    # A second `make run` on the same SQLite file: the operator needs the reason, in one
+    # line, not a traceback through the scheduler's internals.
+    sys.exit(f"Error: cannot start the embedded scheduler: {error}")
 
 
 def serve() -> None:
