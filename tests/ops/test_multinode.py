@@ -44,6 +44,7 @@ DOC_COMMANDS = (
     f".venv/bin/flask --app jobsched run-scheduler --node s2 --concurrency {PER_SCHEDULER}",
     "JOBSCHED_EMBEDDED_SCHEDULER=0",
     f"JOBSCHED_MAX_CONCURRENT_JOBS={LIMIT}",
+    "JOBSCHED_SECURE_COOKIES=0",
 )
 
 
@@ -127,6 +128,7 @@ def layout(group, database, engine) -> Iterator[Layout]:
     settings: dict[str, object] = {
         "REDIS_URL": redis_url(), "JOBSCHED_EMBEDDED_SCHEDULER": 0,
         "JOBSCHED_MAX_CONCURRENT_JOBS": LIMIT,
+        "JOBSCHED_SECURE_COOKIES": 0,  # plain HTTP on 127.0.0.1, as in the doc
     }
     env = child_env(database, **settings)  # one SECRET_KEY for every process
     username = f"ops_{uuid.uuid4().hex[:8]}"
