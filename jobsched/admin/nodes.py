@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..jobs.store import db_now
 from ..models import Job, SchedulerNode
 from ..scheduler.states import JobStatus
+from ..storage.queue import db_now
 
 LIVE_STATES = ("running", "draining")
 RECENTLY_STOPPED = 10  # stopped nodes shown, most recent first; older ones are history

@@ -28,11 +28,11 @@ from ..scheduler.states import (
     Priority,
     transition,
 )
+from ..storage.queue import db_now
+from ..storage.timesql import seconds_between
 from .errors import Forbidden, JobNotFound, ValidationFailed, WrongState
 from .queries import find_visible_job
-from .queue_sql import db_now
 from .serialize import parse_datetime
-from .timesql import seconds_between
 
 # What a user may set (SPEC §6): everything else on a job belongs to the scheduler.
 EDITABLE_FIELDS = (

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import Connection, Engine, func, select
 
-from ..jobs.counts import job_counts
-from ..jobs.queue_sql import ELIGIBLE, db_now, executions, jobs, nodes
 from ..scheduler.states import ExecutionStatus, JobStatus
+from ..storage.counts import job_counts
+from ..storage.queue import ELIGIBLE, db_now, executions, jobs, nodes
 
 log = logging.getLogger(__name__)
 

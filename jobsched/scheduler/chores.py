@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from ..scheduler.node import Chore, Spawn, start_thread
+from .node import Chore, Spawn, start_thread
 
 log = logging.getLogger(__name__)
 

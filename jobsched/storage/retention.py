@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from ..database import IMMEDIATE, configure_engine
+from ..scheduler.chores import Periodic
 from ..scheduler.clock import Clock, utcnow
 from ..scheduler.events import EventSink, JobDeleted
 from ..scheduler.node import Spawn, start_thread
 from ..scheduler.states import JobStatus
-from .chores import Periodic
-from .queue_sql import jobs
+from .queue import jobs
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,7 @@ from ..scheduler.clock import Clock, utcnow
 from ..scheduler.ordering import queue_key
 from ..scheduler.states import ExecutionStatus, JobStatus, Priority
 from ..scheduler.store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
-from .group_commit import BatchFailed, GroupCommit
-from .lease_sql import (
+from .fencing import (
     FINISH_BATCH,
     LEASE_ONLY,
     NO_LEASE,
@@ -52,7 +51,8 @@ from .lease_sql import (
     rescue_statement,
     tail_output,
 )
-from .queue_sql import ELIGIBLE, QUEUE_ORDER, Instant, db_now, eligible, executions, jobs, nodes
+from .group_commit import BatchFailed, GroupCommit
+from .queue import ELIGIBLE, QUEUE_ORDER, Instant, db_now, eligible, executions, jobs, nodes
 
 # The API and the service import the queue's SQL from here, next to the claim that uses it.
 __all__ = [

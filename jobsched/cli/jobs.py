@@ -13,8 +13,8 @@ from flask.cli import with_appcontext
 from ..extensions import db
 from ..scheduler.clock import utcnow
 from ..scheduler.events import EventSink, NullSink
-from .counts import recount
-from .retention import BATCH_SIZE, count_prunable, prune_jobs
+from ..storage.counts import recount
+from ..storage.retention import BATCH_SIZE, count_prunable, prune_jobs
 
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 MAX_AGE = timedelta(days=36_500)  # beyond a century is a typo, and overflows datetimes

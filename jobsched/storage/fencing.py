@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, case, func, select, text, update
 
 from ..scheduler.states import ExecutionStatus, JobStatus
 from ..scheduler.store import ClaimedJob, Outcome
-from .queue_sql import Instant, executions, jobs
+from .queue import Instant, executions, jobs
 
 OUTPUT_LIMIT_BYTES = 64 * 1024  # SPEC §4: an execution keeps the last 64 KiB of output
 

@@ -28,9 +28,9 @@ from sqlalchemy import (
 
 from ..database import IMMEDIATE
 from ..models import JobCount
+from ..scheduler.chores import Periodic
 from ..scheduler.node import Spawn, start_thread
-from .chores import Periodic
-from .queue_sql import jobs
+from .queue import jobs
 from .timesql import seconds_between
 
 job_counts = JobCount.__table__
