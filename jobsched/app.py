@@ -1,4 +1,5 @@
-"""jobsched: a web job scheduler. `create_app()` wires the pieces; it starts nothing."""
+"""`create_app()`: the app factory. It wires the pieces (extensions, blueprints, error
+handlers, commands) and starts nothing."""
 from __future__ import annotations
 
 import os
@@ -8,10 +9,24 @@ from typing import Any
 
 from dotenv import dotenv_values
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, Config, settings_from_env
 
+from . import favicon, health, security
+from .account.views import bp as account_bp
+from .admin.views import bp as admin_bp
+from .api.views import bp as api_bp
+from .auth import init_login
+from .auth.views import bp as auth_bp
+from .cli import init_commands
+from .database import init_database
+from .errors import init_error_handlers
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+from .jobs.views import bp as jobs_bp
+from .metrics.views import bp as metrics_bp
+from .realtime import client_manager, init_realtime
+from .runtime import init_runtime
 
 
 def create_app(
@@ -47,17 +62,10 @@ def trust_proxies(app: Flask) -> None:
     (rate limits key on the address; Socket.IO's same-origin check needs the real host)."""
     hops = app.config.get("JOBSCHED_TRUSTED_PROXIES", 0)
     if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_extensions(app: Flask) -> None:
-    from .auth import init_login
-    from .database import init_database
-    from .realtime import client_manager, init_realtime
-    from .runtime import init_runtime
-
     init_database(app, db)  # per-dialect engine options, SQLite pragmas and BEGIN modes
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     init_login(login_manager, app)
@@ -82,14 +90,6 @@ def socketio_async_mode(app: Flask) -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import favicon, health, security
-    from .account import bp as account_bp
-    from .admin import bp as admin_bp
-    from .api.views import bp as api_bp
-    from .auth import bp as auth_bp
-    from .jobs import bp as jobs_bp
-    from .metrics import bp as metrics_bp
-
     app.register_blueprint(auth_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(api_bp)
@@ -103,12 +103,8 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from .errors import init_error_handlers
-
     init_error_handlers(app)
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import init_commands
-
     init_commands(app)

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
+from .orm import db
 from .scheduler.clock import as_utc, utcnow
 from .scheduler.states import ExecutionStatus, JobStatus, Priority
 

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from ..realtime.emitter import external_sink
 from ..scheduler.clock import utcnow
 from ..scheduler.events import EventSink, NullSink
 from ..storage.counts import recount
@@ -82,8 +83,6 @@ def _sink() -> EventSink:
     """Open dashboards hear about the deletions through Redis, when there is one."""
     if not current_app.config.get("REDIS_URL"):
         return NullSink()
-    from ..realtime.emitter import external_sink
-
     return external_sink(current_app._get_current_object())
 
 

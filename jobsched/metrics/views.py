@@ -2,15 +2,16 @@
 so it exposes aggregates only (counts and timings, never job names or users)."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from ..extensions import db, limiter
-from . import bp
 from .database import QueueCollector
 from .process import process_metrics
+
+bp = Blueprint("metrics", __name__)
 
 REGISTRY = "jobsched.metrics"
 
