@@ -18,9 +18,9 @@ from .extensions import db
 from .metrics.metered import MeteredStore
 from .metrics.process import process_metrics
 from .runtime import add_audience, event_sink, task_registry
-from .scheduler.chores import every
+from .scheduler.chores import every, start_thread
 from .scheduler.events import Event, EventSink, FanOutSink, JobDeleted
-from .scheduler.node import Offload, SchedulerNode, start_thread
+from .scheduler.node import Offload, SchedulerNode
 from .scheduler.workers import WorkerThreads
 from .storage.counts import CountsCompaction
 from .storage.listener import JobListener

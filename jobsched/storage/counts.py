@@ -28,8 +28,7 @@ from sqlalchemy import (
 
 from ..database import IMMEDIATE
 from ..models import JobCount
-from ..scheduler.chores import Periodic
-from ..scheduler.node import Spawn, start_thread
+from ..scheduler.chores import Periodic, Spawn, start_thread
 from .queue import jobs
 from .timesql import seconds_between
 

@@ -19,10 +19,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from ..database import IMMEDIATE, configure_engine
-from ..scheduler.chores import Periodic
+from ..scheduler.chores import Periodic, Spawn, start_thread
 from ..scheduler.clock import Clock, utcnow
 from ..scheduler.events import EventSink, JobDeleted
-from ..scheduler.node import Spawn, start_thread
 from ..scheduler.states import JobStatus
 from .queue import jobs
 
