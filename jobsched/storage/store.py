@@ -31,7 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..database import IMMEDIATE, configure_engine
 from ..models import UTCDateTime
 from ..scheduler.clock import Clock, utcnow
-from ..scheduler.states import ExecutionStatus, JobStatus, Priority
+from ..scheduler.limits import clamp_progress
+from ..scheduler.states import ExecutionStatus, JobStatus, NodeStatus, Priority
 from ..scheduler.store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
 from .claim import claim_postgres, claim_sqlite, running_count
 from .fencing import (
@@ -60,7 +61,6 @@ __all__ = [
 
 # SQLite allows 32766 bound parameters per statement; IN lists go in chunks well below it.
 _IN_CHUNK = 1000
-_LIVE_NODE_STATES = ("running", "draining")
 _FENCE_STATUSES = frozenset(
     {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT,
      ExecutionStatus.CANCELLED}
@@ -173,7 +173,7 @@ class SqlJobStore:
         """Record progress (0-100) and/or the output so far; False when the lease is lost."""
         values: dict[str, Any] = {}
         if progress is not None:
-            values["progress"] = max(0, min(100, int(progress)))
+            values["progress"] = clamp_progress(progress)
         with self._writer.begin() as conn:
             now = self._now()
             held = conn.execute(update(jobs).where(fence(claim)).values(
@@ -274,7 +274,7 @@ class SqlJobStore:
     ) -> Any:
         values = {
             "hostname": info.hostname, "pid": info.pid, "concurrency": info.concurrency,
-            "status": "running", "heartbeat_at": now.sql,
+            "status": NodeStatus.RUNNING.value, "heartbeat_at": now.sql,
             "lease_expires_at": now.plus(lease_seconds), "stopped_at": None,
         }
         dialect_insert = postgresql.insert if self._postgres else sqlite.insert
@@ -288,7 +288,7 @@ class SqlJobStore:
         with self._writer.begin() as conn:
             now = self._now()
             conn.execute(update(nodes).where(nodes.c.name == node).values(
-                status="stopped", stopped_at=now.sql))
+                status=NodeStatus.STOPPED.value, stopped_at=now.sql))
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -306,7 +306,7 @@ class SqlJobStore:
 def _refuse_second_node(conn: Connection, name: str, now: Instant) -> None:
     """SQLite has no row locks to share the queue safely: one live scheduler at a time."""
     other = conn.scalar(select(nodes.c.name).where(
-        nodes.c.name != name, nodes.c.status.in_(_LIVE_NODE_STATES),
+        nodes.c.name != name, nodes.c.status == NodeStatus.RUNNING.value,
         nodes.c.lease_expires_at > now.sql,
     ).limit(1))
     if other is not None:
