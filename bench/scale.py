@@ -113,7 +113,7 @@ def _claim_run(figure: Figure, url: str, size: int, plan: Plan) -> float:
 
     from config import normalize_database_url
     from jobsched.database import engine_options
-    from jobsched.jobs.store import SqlJobStore
+    from jobsched.storage.store import SqlJobStore
 
     engine = create_engine(normalize_database_url(url), **engine_options(url))
     store = SqlJobStore(engine)

@@ -112,7 +112,7 @@ def recount_jobs(url: str) -> None:
     from sqlalchemy import create_engine
 
     from config import normalize_database_url
-    from jobsched.jobs.counts import recount
+    from jobsched.storage.counts import recount
 
     engine = create_engine(normalize_database_url(url))
     try:

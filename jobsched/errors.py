@@ -1,7 +1,7 @@
 """Error pages for the web, JSON `{"message", "errors"}` under the API prefix."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -68,6 +68,4 @@ def _respond(code: int, message: str):
 
 
 def app_page(code: int, message: str):
-    from flask import make_response
-
     return make_response(render_template("error.html", code=code, message=message))

@@ -1,4 +1,5 @@
-"""Extension instances, unbound; `create_app` initialises them once per app."""
+"""Extension instances, unbound; `create_app` initialises them once per app. `db` lives in
+orm.py, so the models (and the storage layer) load without the web's extensions."""
 from __future__ import annotations
 
 from flask_limiter import Limiter
@@ -6,26 +7,12 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
-from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
 
-# Named constraints from the first migration on, so SQLite batch migrations can alter them.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from .orm import db
 
+__all__ = ["csrf", "db", "limiter", "login_manager", "migrate", "socketio"]
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

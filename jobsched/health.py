@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import redis
 from flask import Blueprint, Flask, current_app, jsonify
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import text
 
 from .extensions import db, limiter
@@ -56,10 +59,6 @@ def _redis_client(app: Flask) -> redis.Redis:
 
 
 def _new_redis_client(app: Flask) -> redis.Redis:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
     # One immediate retry: a pooled connection that Redis dropped (a restart) fails once
     # and the retry reconnects. More retries, with redis-py's default backoff, would only
     # make a check of a Redis that is really down take seconds instead of failing fast.

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from flask import Flask
+from flask.logging import default_handler
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -86,7 +87,5 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     if isinstance(source, Flask):
-        from flask.logging import default_handler
-
         source.logger.removeHandler(default_handler)
     return handler

@@ -27,9 +27,19 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
+from .orm import db
 from .scheduler.clock import as_utc, utcnow
-from .scheduler.states import ExecutionStatus, JobStatus, Priority
+from .scheduler.limits import (
+    ATTEMPTS_RANGE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT_SECONDS,
+    NAME_MAX,
+    PROGRESS_MAX,
+    PROGRESS_MIN,
+    TIMEOUT_RANGE,
+    between_sql,
+)
+from .scheduler.states import PRIORITY_RANK, ExecutionStatus, JobStatus, NodeStatus, Priority
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -97,7 +107,14 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
-PRIORITY_RANK_SQL = "CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
+def _priority_rank_sql() -> str:
+    """PRIORITY_RANK as SQL (the stored priority_rank column): the last rank is the ELSE."""
+    *ranked, (_, last) = sorted(PRIORITY_RANK.items(), key=lambda item: item[1])
+    whens = " ".join(f"WHEN '{priority.value}' THEN {rank}" for priority, rank in ranked)
+    return f"CASE priority {whens} ELSE {last} END"
+
+
+PRIORITY_RANK_SQL = _priority_rank_sql()
 
 
 class Job(db.Model):
@@ -105,11 +122,12 @@ class Job(db.Model):
     __table_args__ = (
         CheckConstraint(_in("priority", Priority), name="priority"),
         CheckConstraint(_in("status", JobStatus), name="status"),
-        CheckConstraint("length(name) BETWEEN 1 AND 200", name="name_length"),
+        CheckConstraint(between_sql("length(name)", 1, NAME_MAX), name="name_length"),
         CheckConstraint("attempts >= 0", name="attempts"),
-        CheckConstraint("max_attempts BETWEEN 1 AND 25", name="max_attempts"),
-        CheckConstraint("timeout_seconds BETWEEN 1 AND 86400", name="timeout_seconds"),
-        CheckConstraint("progress IS NULL OR progress BETWEEN 0 AND 100", name="progress"),
+        CheckConstraint(between_sql("max_attempts", *ATTEMPTS_RANGE), name="max_attempts"),
+        CheckConstraint(between_sql("timeout_seconds", *TIMEOUT_RANGE), name="timeout_seconds"),
+        CheckConstraint("progress IS NULL OR "
+                        + between_sql("progress", PROGRESS_MIN, PROGRESS_MAX), name="progress"),
         # The scheduler's queue order (SPEC §5) over pending jobs only; deadline ASC puts
         # NULLs last on PostgreSQL, which matches "no deadline after any deadline".
         # Both partial indexes also carry what the stats' live count reads (jobs/queries.py
@@ -130,7 +148,7 @@ class Job(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     task: Mapped[str] = mapped_column(String(100), default="sleep")
     args: Mapped[dict[str, Any]] = mapped_column(JsonValue, default=dict)
@@ -142,8 +160,10 @@ class Job(db.Model):
     run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default=JobStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
-    timeout_seconds: Mapped[int] = mapped_column(Integer, default=3600, server_default="3600")
+    max_attempts: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_MAX_ATTEMPTS, server_default=str(DEFAULT_MAX_ATTEMPTS))
+    timeout_seconds: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_TIMEOUT_SECONDS, server_default=str(DEFAULT_TIMEOUT_SECONDS))
     progress: Mapped[int | None] = mapped_column(SmallInteger)
     result: Mapped[Any] = mapped_column(JsonValue, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)
@@ -221,7 +241,7 @@ class SchedulerNode(db.Model):
 
     __tablename__ = "scheduler_nodes"
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'draining', 'stopped')", name="status"),
+        CheckConstraint(_in("status", NodeStatus), name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,7 +249,7 @@ class SchedulerNode(db.Model):
     hostname: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int] = mapped_column(Integer)
     concurrency: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(10), default="running")
+    status: Mapped[str] = mapped_column(String(10), default=NodeStatus.RUNNING.value)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -15,17 +15,17 @@ from sqlalchemy import Engine, create_engine
 
 from .database import scheduler_engine_options
 from .extensions import db
-from .jobs.chores import every
-from .jobs.counts import CountsCompaction
-from .jobs.listener import JobListener
-from .jobs.retention import retention_chore
-from .jobs.store import SqlJobStore
 from .metrics.metered import MeteredStore
 from .metrics.process import process_metrics
 from .runtime import add_audience, event_sink, task_registry
+from .scheduler.chores import every, start_thread
 from .scheduler.events import Event, EventSink, FanOutSink, JobDeleted
-from .scheduler.node import Offload, SchedulerNode, start_thread
+from .scheduler.node import Offload, SchedulerNode
 from .scheduler.workers import WorkerThreads
+from .storage.counts import CountsCompaction
+from .storage.listener import JobListener
+from .storage.retention import retention_chore
+from .storage.store import SqlJobStore
 
 log = logging.getLogger(__name__)
 

@@ -5,14 +5,13 @@ from flask import Flask, current_app
 
 from .scheduler.events import EventSink, FanOutSink
 from .scheduler.registry import TaskRegistry
+from .tasks.builtin import build_registry
 
 TASKS = "jobsched.tasks"
 SINK = "jobsched.sink"
 
 
 def init_runtime(app: Flask) -> None:
-    from .tasks.builtin import build_registry
-
     app.extensions[TASKS] = build_registry(
         enable_shell=app.config["JOBSCHED_ENABLE_SHELL"],
         modules=app.config["JOBSCHED_TASK_MODULES"],

@@ -1,14 +1,15 @@
 """/account: list the user's API tokens, create one (its secret shown once), revoke one."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from ..auth.tokens import issue_token, list_tokens, revoke_token
 from ..extensions import db
-from . import bp
 from .forms import TokenForm
+
+bp = Blueprint("account", __name__, url_prefix="/account")
 
 
 def _page(form: TokenForm, new_secret: str | None = None) -> Response:

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..jobs.store import db_now
 from ..models import Job, SchedulerNode
-from ..scheduler.states import JobStatus
+from ..scheduler.states import JobStatus, NodeStatus
+from ..storage.queue import db_now
 
-LIVE_STATES = ("running", "draining")
+LIVE_STATES = (NodeStatus.RUNNING.value,)
 RECENTLY_STOPPED = 10  # stopped nodes shown, most recent first; older ones are history
 
 
@@ -21,7 +21,7 @@ class NodeView:
     """A node as the page shows it."""
 
     node: SchedulerNode
-    state: str  # running, draining, stopped, or unresponsive (a live row whose lease ran out)
+    state: str  # running, stopped, or unresponsive (a live row whose lease ran out)
     heartbeat_age: float  # seconds since its last heartbeat, by the database's clock
     running: list[Job] = field(default_factory=list)
 
@@ -49,7 +49,7 @@ def running_by_node(session: Session) -> dict[str, list[Job]]:
 
 
 def node_views(session: Session) -> tuple[list[NodeView], list[NodeView]]:
-    """Live nodes (running, draining, unresponsive) and the most recently stopped ones."""
+    """Live nodes (running or unresponsive) and the most recently stopped ones."""
     now = database_now(session)
     jobs = running_by_node(session)
     live = session.scalars(select(SchedulerNode).where(SchedulerNode.status.in_(LIVE_STATES))

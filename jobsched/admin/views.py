@@ -1,15 +1,16 @@
 """/admin/nodes: the scheduler processes, their heartbeats and the jobs they run."""
 from __future__ import annotations
 
-from flask import abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Job
 from ..scheduler.states import JobStatus
-from . import bp
 from .nodes import node_views
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.before_request

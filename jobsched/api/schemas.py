@@ -14,7 +14,15 @@ from flask_restx import Model, Namespace, fields
 from jsonschema import Draft202012Validator
 
 from ..jobs.errors import ValidationFailed
-from ..jobs.service import NAME_MAX
+from ..scheduler.limits import (
+    ATTEMPTS_MAX,
+    ATTEMPTS_MIN,
+    NAME_MAX,
+    PROGRESS_MAX,
+    PROGRESS_MIN,
+    TIMEOUT_MAX,
+    TIMEOUT_MIN,
+)
 from ..scheduler.states import ExecutionStatus, JobStatus, Priority
 
 PRIORITIES = [p.value for p in Priority]
@@ -103,8 +111,8 @@ def _editable(name_required: bool) -> dict[str, fields.Raw]:
         "priority": fields.String(enum=PRIORITIES),
         "deadline": NullableDateTime(description=TIMESTAMP),
         "run_at": NullableDateTime(description="Not started before this time. " + TIMESTAMP),
-        "max_attempts": fields.Integer(min=1, max=25),
-        "timeout_seconds": fields.Integer(min=1, max=86400),
+        "max_attempts": fields.Integer(min=ATTEMPTS_MIN, max=ATTEMPTS_MAX),
+        "timeout_seconds": fields.Integer(min=TIMEOUT_MIN, max=TIMEOUT_MAX),
     }
 
 
@@ -135,7 +143,7 @@ job_out = Model("Job", {
     "attempts": _out(fields.Integer, description="Attempts started so far."),
     "max_attempts": _out(fields.Integer),
     "timeout_seconds": _out(fields.Integer),
-    "progress": _out(NullableInteger, min=0, max=100),
+    "progress": _out(NullableInteger, min=PROGRESS_MIN, max=PROGRESS_MAX),
     "result": _out(AnyJson, description="The task's return value."),
     "error": _out(NullableString, description="The last failure's message."),
     "owner": _out(fields.String, description="The owner's username."),

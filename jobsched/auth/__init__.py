@@ -1,14 +1,12 @@
 """Accounts: registration, login, API tokens, and how a request is authenticated."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, redirect, request, url_for
+from flask import Flask, jsonify, redirect, request, url_for
 from flask_login import LoginManager
 
 from ..extensions import db
 from ..models import User
 from .tokens import user_for_token
-
-bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 API_PREFIX = "/jobs/api"
 
@@ -52,6 +50,3 @@ def init_login(login_manager: LoginManager, app: Flask) -> None:
             return jsonify(message="Authentication required: log in or send "
                                    "'Authorization: Bearer <token>'.", errors={}), 401
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-from . import views  # noqa: E402,F401  (routes register on bp)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -11,9 +11,10 @@ from ..extensions import db, limiter
 from ..models import User
 from ..realtime import logout_sockets
 from ..realtime.handlers import LOGIN_KEY
-from . import bp
 from .forms import LoginForm, RegisterForm
 from .service import AccountError, authenticate, create_account
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 # SPEC §3: 429 after 10 failed logins a minute for one username from one address.
 LOGIN_LIMIT = "10 per minute"

@@ -35,12 +35,16 @@ from wtforms.validators import (
 )
 from wtforms.widgets import NumberInput
 
+from ..scheduler.limits import (
+    ATTEMPTS_RANGE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT_SECONDS,
+    NAME_MAX,
+    TIMEOUT_RANGE,
+)
 from ..scheduler.registry import Task
 from ..scheduler.states import Priority
 
-NAME_MAX = 200  # SPEC §4: 1–200 characters
-ATTEMPTS_RANGE = (1, 25)
-TIMEOUT_RANGE = (1, 86_400)
 LONG_TEXT = 200  # string args allowed to be longer than this get a text area
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 PRIORITY_CHOICES = [SelectChoice(p.value, p.value.capitalize()) for p in Priority]
@@ -113,14 +117,14 @@ class JobForm(FlaskForm):
         description="The job is not started before this time.",
     )
     max_attempts = WholeNumberField(
-        "Max attempts", default=3,
+        "Max attempts", default=DEFAULT_MAX_ATTEMPTS,
         validators=[InputRequired("Enter a number of attempts."),
                     NumberRange(*ATTEMPTS_RANGE, message="Use 1 to 25 attempts.")],
         widget=NumberInput(step=1, min=ATTEMPTS_RANGE[0], max=ATTEMPTS_RANGE[1]),
         description="A failed attempt is retried, with a growing pause, until these run out.",
     )
     timeout_seconds = WholeNumberField(
-        "Timeout (seconds)", default=3600,
+        "Timeout (seconds)", default=DEFAULT_TIMEOUT_SECONDS,
         validators=[InputRequired("Enter a timeout in seconds."),
                     NumberRange(*TIMEOUT_RANGE, message="Use 1 to 86400 seconds.")],
         widget=NumberInput(step=1, min=TIMEOUT_RANGE[0], max=TIMEOUT_RANGE[1]),

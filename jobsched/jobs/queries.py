@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from ..models import Execution, Job, User
 from ..scheduler.states import JobStatus, Priority
-from .counts import count_sums, job_counts
+from ..storage.counts import count_sums, job_counts
+from ..storage.queue import ELIGIBLE, QUEUE_ORDER, db_now
 from .errors import ValidationFailed
-from .queue_sql import ELIGIBLE, QUEUE_ORDER, db_now
 
 # Ids are 32-bit on PostgreSQL; a larger one cannot exist (and must not reach the driver).
 MAX_ID = 2**31 - 1

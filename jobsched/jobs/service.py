@@ -8,7 +8,6 @@ job meanwhile), commits, and only then publishes the fact to the event sink.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -19,6 +18,13 @@ from sqlalchemy.orm import Session, scoped_session
 from ..database import IMMEDIATE
 from ..models import Execution, Job, User
 from ..scheduler.events import EventSink, JobChanged, JobDeleted
+from ..scheduler.limits import (
+    ATTEMPTS_RANGE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT_SECONDS,
+    NAME_MAX,
+    TIMEOUT_RANGE,
+)
 from ..scheduler.registry import Task, TaskRegistry, UnknownTask
 from ..scheduler.states import (
     FINISHED,
@@ -28,11 +34,12 @@ from ..scheduler.states import (
     Priority,
     transition,
 )
+from ..scheduler.storable import storable_problem
+from ..storage.queue import db_now
+from ..storage.timesql import seconds_between
 from .errors import Forbidden, JobNotFound, ValidationFailed, WrongState
 from .queries import find_visible_job
-from .queue_sql import db_now
 from .serialize import parse_datetime
-from .timesql import seconds_between
 
 # What a user may set (SPEC §6): everything else on a job belongs to the scheduler.
 EDITABLE_FIELDS = (
@@ -42,9 +49,9 @@ EDITABLE_FIELDS = (
 CREATE_FIELDS = ("task", *EDITABLE_FIELDS)
 DEFAULTS: dict[str, Any] = {
     "description": "", "task": "sleep", "args": {}, "priority": Priority.MEDIUM.value,
-    "deadline": None, "run_at": None, "max_attempts": 3, "timeout_seconds": 3600,
+    "deadline": None, "run_at": None, "max_attempts": DEFAULT_MAX_ATTEMPTS,
+    "timeout_seconds": DEFAULT_TIMEOUT_SECONDS,
 }
-NAME_MAX = 200
 # A conditional write that lost a race re-reads the job and decides again, a few times.
 _RACE_ATTEMPTS = 5
 
@@ -343,38 +350,6 @@ _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "priority": _priority,
     "deadline": parse_datetime,
     "run_at": parse_datetime,
-    "max_attempts": _int_between(1, 25),
-    "timeout_seconds": _int_between(1, 86400),
+    "max_attempts": _int_between(*ATTEMPTS_RANGE),
+    "timeout_seconds": _int_between(*TIMEOUT_RANGE),
 }
-
-
-def storable_problem(value: Any) -> str | None:
-    """Why a JSON value cannot be stored as is (both databases), or None.
-
-    Text must be valid Unicode without NUL (PostgreSQL refuses both) and numbers finite
-    (JSON has no NaN or Infinity). Walked without recursion, so depth costs no stack.
-    """
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "Text may not contain NUL characters."
-            if not item.isascii() and not _encodable(item):
-                return "Text must be valid Unicode (no lone surrogates)."
-        elif isinstance(item, float) and not math.isfinite(item):
-            return "Numbers must be finite."
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

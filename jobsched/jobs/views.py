@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -17,10 +17,12 @@ from ..models import Job, User
 from ..runtime import event_sink, task_registry
 from ..scheduler.registry import Task
 from ..scheduler.states import InvalidTransition
-from . import bp, queries, service
+from . import queries, service
 from .errors import JobNotFound, ValidationFailed, WrongState
 from .forms import JobForm, args_form, attach_errors, collected_args, raw_args
 from .serialize import execution_to_json, job_to_json
+
+bp = Blueprint("jobs", __name__)
 
 DASHBOARD_FILTERS = ("status", "priority", "q")
 # A job's page shows its latest attempts, as many as one page of the executions API holds.

@@ -5,10 +5,3 @@ across processes) and this process's scheduler histograms and counters (metrics/
 labelled by node). A `flask run-scheduler` process serves its own series on
 `--metrics-port` (metrics/server.py).
 """
-from __future__ import annotations
-
-from flask import Blueprint
-
-bp = Blueprint("metrics", __name__)
-
-from . import views  # noqa: E402,F401  (routes register on bp)

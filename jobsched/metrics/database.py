@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import Connection, Engine, func, select
 
-from ..jobs.counts import job_counts
-from ..jobs.queue_sql import ELIGIBLE, db_now, executions, jobs, nodes
-from ..scheduler.states import ExecutionStatus, JobStatus
+from ..scheduler.states import ExecutionStatus, JobStatus, NodeStatus
+from ..storage.counts import job_counts
+from ..storage.queue import ELIGIBLE, db_now, executions, jobs, nodes
 
 log = logging.getLogger(__name__)
 
-LIVE_NODE_STATES = ("running", "draining")
+LIVE_NODE_STATES = (NodeStatus.RUNNING.value,)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,17 @@ timings, never job names or users); open as scrapes usually are, unless
 JOBSCHED_METRICS_TOKEN asks for a Bearer token (metrics/guard.py)."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from ..extensions import db, limiter
-from . import bp
 from .database import QueueCollector
 from .guard import CHALLENGE, UNAUTHORIZED_MESSAGE, scrape_allowed
 from .process import process_metrics
+
+bp = Blueprint("metrics", __name__)
 
 REGISTRY = "jobsched.metrics"
 

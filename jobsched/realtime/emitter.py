@@ -7,8 +7,8 @@ import logging
 from flask import Flask
 from flask_socketio import SocketIO
 
+from ..scheduler.chores import start_thread
 from ..scheduler.events import Event
-from ..scheduler.node import start_thread
 from .facts import FactPublisher, new_origin
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from ..extensions import db
+from ..jobs.queries import job_stats
+from ..jobs.serialize import job_to_json
 from ..models import Job, User
 from ..scheduler.events import Event
 from .coalescer import Batch, Coalescer
@@ -76,8 +78,6 @@ class SocketIOSink:
             log.exception("could not send real-time events")
 
     def _send_updates(self, changed: dict[int, int]) -> None:
-        from ..jobs.serialize import job_to_json
-
         if not changed:
             return
         jobs = db.session.scalars(select(Job).where(Job.id.in_(list(changed)))).all()
@@ -104,8 +104,6 @@ class SocketIOSink:
         self._emit(event, {key: [item for item, _ in owned]}, ADMINS)
 
     def _send_stats(self, owners: set[int]) -> None:
-        from ..jobs.queries import job_stats
-
         if not owners:
             return
         limit = self.app.config["JOBSCHED_MAX_CONCURRENT_JOBS"]

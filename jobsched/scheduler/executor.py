@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from .limits import OUTPUT_LIMIT_BYTES, clamp_progress
 from .registry import Task, apply_defaults
 from .states import ExecutionStatus
+from .storable import storable_problem, storable_text
 from .store import ClaimedJob, Outcome
 
-OUTPUT_LIMIT_BYTES = 64 * 1024  # SPEC §4: an execution keeps the last 64 KiB of output
 STOP_REASONS = frozenset({"cancelled", "timed_out"})
 
 
@@ -48,7 +49,7 @@ class AttemptContext:
         if percent != percent:  # NaN compares unequal to itself
             return
         with self._lock:
-            self._progress = int(max(0, min(100, percent)))
+            self._progress = clamp_progress(percent)
             self._version += 1
 
     def log(self, line: str) -> None:
@@ -127,12 +128,6 @@ def _stopped(claim: ClaimedJob, ctx: AttemptContext) -> Outcome | None:
     return None
 
 
-def storable_text(text: str) -> str:
-    """Text every store accepts: PostgreSQL refuses NUL characters and lone surrogates, and
-    output or an error it refuses could never be recorded (the attempt would be lost)."""
-    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-
-
 def _failed(exc: BaseException, ctx: AttemptContext) -> Outcome:
     message = str(exc) or type(exc).__name__
     trace = "".join(traceback.format_exception(exc))
@@ -148,25 +143,9 @@ def _completed(value: Any, ctx: AttemptContext) -> Outcome:
     except (TypeError, ValueError, RecursionError) as exc:
         error = f"the task's result is not JSON-serialisable: {exc}"
         return Outcome(ExecutionStatus.FAILED, error=error, output=ctx.output())
-    if _has_unstorable_text(value):
+    # json.dumps above refused non-finite numbers: what is left is text no store takes.
+    if storable_problem(value) is not None:
         error = "the task's result cannot be stored: its text holds NUL characters or lone " \
                 "surrogates"
         return Outcome(ExecutionStatus.FAILED, error=error, output=ctx.output())
     return Outcome(ExecutionStatus.COMPLETED, result=value, output=ctx.output())
-
-
-def _has_unstorable_text(value: Any) -> bool:
-    """True when a JSON value holds text storable_text would change (walked without
-    recursion: json.dumps above already bounded the depth, this must not add a limit)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if item != storable_text(item):
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item)
-            pending.extend(item.values())
-        elif isinstance(item, list | tuple):
-            pending.extend(item)
-    return False

@@ -16,8 +16,9 @@ from typing import Any
 
 from .clock import Clock, as_utc, utcnow
 from .leases import is_expired, lease_expires_at
+from .limits import clamp_progress
 from .ordering import queue_key
-from .states import ExecutionStatus, JobStatus, Priority, transition
+from .states import ExecutionStatus, JobStatus, NodeStatus, Priority, transition
 from .store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
 
 
@@ -155,7 +156,7 @@ class InMemoryJobStore:
             if job is None:
                 return False
             if progress is not None:
-                job.progress = max(0, min(100, int(progress)))
+                job.progress = clamp_progress(progress)
             if output is not None:
                 self._execution(job, claim.execution_id).output = output
             job.updated_at = self._clock()
@@ -217,14 +218,14 @@ class InMemoryJobStore:
             if self._exclusive and self._other_live_node(info.name, now):
                 raise NodeConflict("another scheduler is running against this store")
             expires = lease_expires_at(now, lease_seconds)
-            self._nodes[info.name] = NodeRecord(info, "running", now, now, expires)
+            self._nodes[info.name] = NodeRecord(info, NodeStatus.RUNNING.value, now, now, expires)
 
     def stop_node(self, node: str) -> None:
         """Mark this node stopped."""
         with self._lock:
             record = self._nodes.get(node)
             if record is not None:
-                record.status, record.stopped_at = "stopped", self._clock()
+                record.status, record.stopped_at = NodeStatus.STOPPED.value, self._clock()
 
     def running_count(self) -> int:
         """Jobs running system-wide."""
@@ -385,7 +386,8 @@ class InMemoryJobStore:
 
     def _other_live_node(self, name: str, now: datetime) -> bool:
         return any(
-            n != name and r.status == "running" and not is_expired(r.lease_expires_at, now)
+            n != name and r.status == NodeStatus.RUNNING.value
+            and not is_expired(r.lease_expires_at, now)
             for n, r in self._nodes.items()
         )
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import retry
 from .attempts import Attempt, RunningAttempts
+from .chores import Chore, Spawn, start_thread
 from .clock import Clock, utcnow
 from .eventlog import event_fields, moved
 from .events import EventSink, JobChanged
@@ -53,16 +54,7 @@ EXTRA_CANDIDATES = 4  # ask the heap for a few more than free slots: stale ones 
 JOIN_BUDGET_SECONDS = 2.0  # how long stop() waits for workers to return after a hand-back
 RETRIED = frozenset({ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT})
 
-Spawn = Callable[..., Any]
 Offload = Callable[[Callable[[], Outcome]], Outcome]  # runs a blocking call elsewhere, waits
-Chore = Callable[[datetime], Any]  # periodic housekeeping besides rescue and reconcile
-
-
-def start_thread(fn: Callable[..., Any], *args: Any) -> threading.Thread:
-    """Default spawn: a daemon thread (embedded web mode passes its own, green-friendly one)."""
-    thread = threading.Thread(target=fn, args=args, daemon=True, name="jobsched-worker")
-    thread.start()
-    return thread
 
 
 def _join(handle: Any, timeout: float) -> None:

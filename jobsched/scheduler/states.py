@@ -36,6 +36,16 @@ class Priority(str, Enum):
         return self.value
 
 
+class NodeStatus(str, Enum):
+    """A scheduler node's row: running while it heartbeats, stopped once it drained."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 # Lower runs first; not alphabetical order.
 PRIORITY_RANK: dict[Priority, int] = {Priority.HIGH: 0, Priority.MEDIUM: 1, Priority.LOW: 2}
 

@@ -16,17 +16,17 @@ from sqlalchemy import delete, func, insert, select, text, update
 
 from jobsched import create_app
 from jobsched.extensions import db
-from jobsched.jobs.counts import (
+from jobsched.jobs.queries import JobQuery, job_stats, list_jobs
+from jobsched.models import User
+from jobsched.scheduler.clock import utcnow
+from jobsched.storage.counts import (
     COMPACT_LOCK_KEY,
     CountsCompaction,
     compact,
     job_counts,
     recount,
 )
-from jobsched.jobs.queries import JobQuery, job_stats, list_jobs
-from jobsched.jobs.queue_sql import jobs
-from jobsched.models import User
-from jobsched.scheduler.clock import utcnow
+from jobsched.storage.queue import jobs
 from tests.api.conftest import quick_user
 from tests.conftest import TEST_ENV, app_settings
 from tests.db.test_migrations import MIGRATIONS
@@ -317,7 +317,7 @@ def test_every_scheduler_offers_to_compact_the_counts(app, owners):
 
 
 def test_every_offers_each_chore_in_turn():
-    from jobsched.jobs.chores import every
+    from jobsched.scheduler.chores import every
 
     seen: list[str] = []
     assert every(None, None) is None

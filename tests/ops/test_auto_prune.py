@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from jobsched.extensions import db
-from jobsched.jobs.retention import PRUNE_LOCK_KEY, AutoPrune, retention_chore
 from jobsched.runner import build_service
 from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
+from jobsched.storage.retention import PRUNE_LOCK_KEY, AutoPrune, retention_chore
 from jobsched.tasks.builtin import build_registry
 from tests.conftest import make_user
 from tests.helpers import T0, FakeClock, RecordingSink, wait_until
@@ -146,7 +146,7 @@ def test_a_scheduler_with_retention_prunes_old_jobs_by_itself(app):
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
 @pytest.mark.parametrize("app_overrides", [{"JOBSCHED_RETENTION_DAYS": 30}])
 def test_a_scheduler_leaves_the_prune_to_whoever_holds_the_lock(app, caplog):
-    caplog.set_level("INFO", logger="jobsched.jobs.retention")
+    caplog.set_level("INFO", logger="jobsched.storage.retention")
     owner = make_user(app, "alice")
     old = finished_job(app, owner, "completed", timedelta(days=40))
     with app.app_context():

@@ -74,7 +74,7 @@ def test_an_empty_database_reports_zeros_not_missing_series(app, client):
 
 def test_nodes_alive_counts_live_nodes_with_an_unexpired_lease(app, client):
     add_node(app, "a", "running", timedelta(seconds=30))
-    add_node(app, "b", "draining", timedelta(seconds=30))
+    add_node(app, "b", "running", timedelta(seconds=60))
     add_node(app, "c", "running", timedelta(seconds=-5))  # crashed: its lease ran out
     add_node(app, "d", "stopped", timedelta(seconds=30))  # stopped cleanly
     samples = parse(scrape(client).get_data(as_text=True))

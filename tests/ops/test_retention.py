@@ -10,10 +10,10 @@ import redis
 from sqlalchemy import func, select
 
 from jobsched.extensions import db
-from jobsched.jobs.retention import PRUNE_LOCK_KEY, count_prunable, locked_prune, prune_jobs
 from jobsched.realtime.facts import FACTS_EVENT, decode
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.events import JobDeleted, RecordingSink
+from jobsched.storage.retention import PRUNE_LOCK_KEY, count_prunable, locked_prune, prune_jobs
 from tests.conftest import make_user
 from tests.ops.seed import add_execution, add_job, ago, execution_job_ids, finished_job, job_ids
 from tests.services import redis_url

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, func, insert, make_url, select, text
 
-from jobsched.jobs.store import executions, jobs, nodes
 from jobsched.models import User
+from jobsched.storage.store import executions, jobs, nodes
 
 users = User.__table__
 

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import text
 
 from jobsched.extensions import db
-from jobsched.jobs.store import SqlJobStore
 from jobsched.runner import ResyncAfterListen, build_service
 from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
 from jobsched.scheduler.registry import TaskRegistry
+from jobsched.storage.store import SqlJobStore
 from tests.helpers import RecordingSink, wait_until
 
 

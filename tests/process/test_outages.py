@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from jobsched import create_app
-from jobsched.jobs.listener import APPLICATION_NAME
+from jobsched.storage.listener import APPLICATION_NAME
 from tests.conftest import TEST_ENV, app_settings, upgrade_schema
 from tests.helpers import wait_until
 from tests.process.jobs_db import (

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, insert, select, text, update
 
 from jobsched.database import engine_options
-from jobsched.jobs.store import SqlJobStore, executions, jobs, nodes
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.states import ExecutionStatus, JobStatus, Priority
+from jobsched.storage.store import SqlJobStore, executions, jobs, nodes
 from tests.helpers import FakeClock
 
 TABLES = "executions, jobs, scheduler_nodes, api_tokens, users"

@@ -16,7 +16,7 @@ from jobsched.database import (
     scheduler_engine_options,
 )
 from jobsched.extensions import db
-from jobsched.jobs.store import SqlJobStore
+from jobsched.storage.store import SqlJobStore
 from tests.conftest import TEST_ENV, app_settings
 from tests.store.conftest import sqlite_copy
 from tests.store.harness import SqlBackend

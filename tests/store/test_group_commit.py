@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from jobsched.jobs.group_commit import BatchFailed, GroupCommit
+from jobsched.storage.group_commit import BatchFailed, GroupCommit
 
 
 class GatedWriter:

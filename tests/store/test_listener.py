@@ -9,9 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, create_engine, delete, insert, text, update
 
-from jobsched.jobs import listener as listener_module
-from jobsched.jobs.listener import JobListener, libpq_dsn, parse_payload
-from jobsched.jobs.store import SqlJobStore, jobs
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.node import SchedulerNode
@@ -19,6 +16,9 @@ from jobsched.scheduler.ordering import to_micros
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.scheduler.states import Priority
 from jobsched.scheduler.store import Dequeued, JobChange, QueuedJob
+from jobsched.storage import listener as listener_module
+from jobsched.storage.listener import JobListener, libpq_dsn, parse_payload
+from jobsched.storage.store import SqlJobStore, jobs
 from tests.helpers import T0, RecordingSink, wait_until
 
 

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, delete, insert, select, text, update
 
 from jobsched.database import engine_options
-from jobsched.jobs.store import ELIGIBLE, QUEUE_ORDER, SqlJobStore, executions, jobs
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.ordering import PendingHeap, queue_key
 from jobsched.scheduler.states import JobStatus, Priority
+from jobsched.storage.store import ELIGIBLE, QUEUE_ORDER, SqlJobStore, executions, jobs
 from tests.store.conftest import SQL_KINDS, sqlite_copy
 
 # ELIGIBLE reads the database's clock, so run_at is set relative to the real now, and never

@@ -6,10 +6,10 @@ import threading
 import pytest
 from sqlalchemy import create_engine, select
 
-from jobsched.jobs.group_commit import BatchFailed
-from jobsched.jobs.store import OUTPUT_LIMIT_BYTES, SqlJobStore, jobs, tail_output
 from jobsched.scheduler.states import ExecutionStatus, JobStatus
 from jobsched.scheduler.store import NodeInfo, Outcome
+from jobsched.storage.group_commit import BatchFailed
+from jobsched.storage.store import OUTPUT_LIMIT_BYTES, SqlJobStore, jobs, tail_output
 from tests.helpers import T0, FakeClock
 from tests.store.test_store_contract import BIG_LIMIT, COMPLETED, claim
 

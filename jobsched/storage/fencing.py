@@ -12,11 +12,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select, text, update
 
+from ..scheduler.limits import OUTPUT_LIMIT_BYTES, clamp_progress
 from ..scheduler.states import ExecutionStatus, JobStatus
 from ..scheduler.store import ClaimedJob, Outcome
-from .queue_sql import Instant, executions, jobs
-
-OUTPUT_LIMIT_BYTES = 64 * 1024  # SPEC §4: an execution keeps the last 64 KiB of output
+from .queue import Instant, executions, jobs
 
 NO_LEASE = {"node": None, "lease_token": None, "lease_expires_at": None}
 # Lease bookkeeping is no change a user sees: keep updated_at (the model's onupdate would
@@ -45,7 +44,7 @@ def job_end_values(status: JobStatus, outcome: Outcome, now: Instant) -> dict[st
     """The job's new columns when an attempt ends in `status`."""
     values: dict[str, Any] = {"status": status.value, "updated_at": now.sql, **NO_LEASE}
     if outcome.progress is not None:
-        values["progress"] = max(0, min(100, int(outcome.progress)))
+        values["progress"] = clamp_progress(outcome.progress)
     if status is JobStatus.COMPLETED:
         values.update(result=outcome.result, error=None)
     elif status is not JobStatus.CANCELLED:
@@ -204,7 +203,7 @@ def finish_batch_params(items: list[tuple[ClaimedJob, Outcome]]) -> dict[str, li
         params["errors"].append(outcome.error)
         params["outputs"].append(None if outcome.output is None else tail_output(outcome.output))
         params["progresses"].append(
-            None if outcome.progress is None else max(0, min(100, int(outcome.progress))))
+            None if outcome.progress is None else clamp_progress(outcome.progress))
         params["retry_delays"].append(float(outcome.retry_delay))
     return params
 

@@ -28,9 +28,8 @@ from sqlalchemy import (
 
 from ..database import IMMEDIATE
 from ..models import JobCount
-from ..scheduler.node import Spawn, start_thread
-from .chores import Periodic
-from .queue_sql import jobs
+from ..scheduler.chores import Periodic, Spawn, start_thread
+from .queue import jobs
 from .timesql import seconds_between
 
 job_counts = JobCount.__table__

@@ -19,16 +19,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from ..database import IMMEDIATE, configure_engine
+from ..scheduler.chores import Periodic, Spawn, start_thread
 from ..scheduler.clock import Clock, utcnow
 from ..scheduler.events import EventSink, JobDeleted
-from ..scheduler.node import Spawn, start_thread
-from ..scheduler.states import JobStatus
-from .chores import Periodic
-from .queue_sql import jobs
+from ..scheduler.states import FINISHED
+from .queue import jobs
 
 log = logging.getLogger(__name__)
 
-FINISHED = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+FINISHED_VALUES = tuple(status.value for status in FINISHED)
 BATCH_SIZE = 500
 AUTO_PRUNE_INTERVAL = timedelta(hours=1)
 # The session advisory lock one automatic prune holds on PostgreSQL while it runs; any
@@ -38,7 +37,7 @@ PRUNE_LOCK_KEY = 0x6A6F627370726E  # "jobsprn"
 
 def prunable(cutoff: datetime) -> ColumnElement[bool]:
     """Finished (completed, failed, cancelled) before `cutoff`."""
-    return jobs.c.status.in_(FINISHED) & (jobs.c.finished_at < cutoff)
+    return jobs.c.status.in_(FINISHED_VALUES) & (jobs.c.finished_at < cutoff)
 
 
 def count_prunable(engine: Engine, older_than: timedelta, now: datetime) -> int:

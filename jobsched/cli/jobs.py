@@ -11,10 +11,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from ..realtime.emitter import external_sink
 from ..scheduler.clock import utcnow
 from ..scheduler.events import EventSink, NullSink
-from .counts import recount
-from .retention import BATCH_SIZE, count_prunable, prune_jobs
+from ..storage.counts import recount
+from ..storage.retention import BATCH_SIZE, count_prunable, prune_jobs
 
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 MAX_AGE = timedelta(days=36_500)  # beyond a century is a typo, and overflows datetimes
@@ -82,8 +83,6 @@ def _sink() -> EventSink:
     """Open dashboards hear about the deletions through Redis, when there is one."""
     if not current_app.config.get("REDIS_URL"):
         return NullSink()
-    from ..realtime.emitter import external_sink
-
     return external_sink(current_app._get_current_object())
 
 

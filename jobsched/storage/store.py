@@ -22,10 +22,8 @@ from sqlalchemy import (
     Engine,
     case,
     func,
-    insert,
     literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,11 +31,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..database import IMMEDIATE, configure_engine
 from ..models import UTCDateTime
 from ..scheduler.clock import Clock, utcnow
-from ..scheduler.ordering import queue_key
-from ..scheduler.states import ExecutionStatus, JobStatus, Priority
+from ..scheduler.limits import clamp_progress
+from ..scheduler.states import ExecutionStatus, JobStatus, NodeStatus, Priority
 from ..scheduler.store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
-from .group_commit import BatchFailed, GroupCommit
-from .lease_sql import (
+from .claim import claim_postgres, claim_sqlite, running_count
+from .fencing import (
     FINISH_BATCH,
     LEASE_ONLY,
     NO_LEASE,
@@ -52,7 +50,8 @@ from .lease_sql import (
     rescue_statement,
     tail_output,
 )
-from .queue_sql import ELIGIBLE, QUEUE_ORDER, Instant, db_now, eligible, executions, jobs, nodes
+from .group_commit import BatchFailed, GroupCommit
+from .queue import ELIGIBLE, QUEUE_ORDER, Instant, db_now, eligible, executions, jobs, nodes
 
 # The API and the service import the queue's SQL from here, next to the claim that uses it.
 __all__ = [
@@ -60,68 +59,13 @@ __all__ = [
     "executions", "jobs", "nodes", "tail_output",
 ]
 
-# Any constant shared by every scheduler: the key of the transaction-scoped advisory lock
-# that serialises claims on PostgreSQL, so "count running, then start up to the room left"
-# holds system-wide. The locked section is two short statements.
-CLAIM_LOCK_KEY = 0x6A6F6273636864  # "jobschd"
-
 # SQLite allows 32766 bound parameters per statement; IN lists go in chunks well below it.
 _IN_CHUNK = 1000
-_LIVE_NODE_STATES = ("running", "draining")
 _FENCE_STATUSES = frozenset(
     {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT,
      ExecutionStatus.CANCELLED}
 )
 
-
-CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-
-# The PostgreSQL claim as one statement, built once (SPEC §5 order and eligibility, as
-# QUEUE_ORDER and ELIGIBLE say them). `room` is what the global limit leaves; the candidates
-# are picked in a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED, which the planner cannot
-# fold into the UPDATE (a folded LIMIT subquery can update more rows than the limit), and
-# rows another transaction is changing (a cancel, an edit) are skipped, not waited for.
-# The claim is stamped with `at`, the clock read while the statement runs: after its
-# snapshot, so every finish the count saw committed (and stamped its finished_at) before it.
-# The statement's own start (statement_timestamp()) comes before its snapshot, so a finish
-# committing in between would seem to end after the next job started, beyond the limit.
-CLAIM = text("""
-WITH stamp AS MATERIALIZED (SELECT clock_timestamp() AS at),
-room AS (
-    SELECT GREATEST(0, LEAST(CAST(:max_claims AS integer),
-                             CAST(:limit AS integer) - count(*))) AS n
-    FROM jobs WHERE status = 'running'
-),
-picked AS MATERIALIZED (
-    SELECT id FROM jobs
-    WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
-      AND (run_at IS NULL OR run_at <= (SELECT at FROM stamp))
-    ORDER BY priority_rank ASC, deadline ASC NULLS LAST, id ASC
-    LIMIT (SELECT n FROM room)
-    FOR UPDATE SKIP LOCKED
-),
-started AS (
-    UPDATE jobs SET
-        status = 'running', attempts = jobs.attempts + 1, node = :node,
-        lease_token = CAST(gen_random_uuid() AS text),
-        lease_expires_at = stamp.at + make_interval(secs => :lease_seconds),
-        started_at = stamp.at, updated_at = stamp.at, progress = NULL, finished_at = NULL
-    FROM picked, stamp WHERE jobs.id = picked.id
-    RETURNING jobs.id, jobs.owner_id, jobs.task, jobs.args, jobs.attempts, jobs.max_attempts,
-              jobs.timeout_seconds, jobs.deadline, jobs.priority, jobs.lease_token,
-              jobs.started_at, jobs.created_at, jobs.run_at
-),
-opened AS (
-    INSERT INTO executions (job_id, attempt, status, node, lease_token, started_at, output)
-    SELECT id, attempts, 'running', :node, lease_token, started_at, '' FROM started
-    RETURNING id, job_id
-)
-SELECT started.*, opened.id AS execution_id FROM started JOIN opened ON opened.job_id = started.id
-""").columns(
-    jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts, jobs.c.max_attempts,
-    jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority, jobs.c.lease_token,
-    jobs.c.started_at, jobs.c.created_at, jobs.c.run_at, executions.c.id.label("execution_id"),
-)
 
 class SqlJobStore:
     """The JobStore protocol on an SQLAlchemy engine: one short transaction per call."""
@@ -175,7 +119,7 @@ class SqlJobStore:
     def running_count(self) -> int:
         """Jobs running system-wide."""
         with self._engine.connect() as conn:
-            return _running(conn)
+            return running_count(conn)
 
     # -- claim --------------------------------------------------------------------------------
 
@@ -184,58 +128,19 @@ class SqlJobStore:
         lease_seconds: int,
     ) -> list[ClaimedJob]:
         """Atomically start up to `max_claims` still-eligible candidates, in queue order,
-        never letting the system-wide running count exceed `limit` (see _claim_statement)."""
+        never letting the system-wide running count exceed `limit` (claim.py)."""
         ids = list(dict.fromkeys(candidate_ids))[:_IN_CHUNK]
         if not ids or max_claims <= 0:
             return []
         if self._postgres:
-            return self._claim_postgres(ids, node, max_claims, limit, lease_seconds)
+            with self._writer.begin() as conn:
+                return claim_postgres(conn, ids, node, max_claims, limit, lease_seconds)
         with self._writer.begin() as conn:
             # SQLite's BEGIN IMMEDIATE serialises claimers until commit.
-            room = min(max_claims, limit - _running(conn))
+            room = min(max_claims, limit - running_count(conn))
             if room <= 0:
                 return []
-            now = self._now()
-            started = conn.execute(self._claim_statement(ids, node, room, now, lease_seconds))
-            rows = sorted(started.all(), key=_row_queue_key)
-            execution_ids = _insert_executions(conn, rows, node) if rows else {}
-        return [_claimed(row, execution_ids[row.id], node) for row in rows]
-
-    def _claim_postgres(
-        self, ids: list[int], node: str, max_claims: int, limit: int, lease_seconds: int
-    ) -> list[ClaimedJob]:
-        """Two statements under one transaction: the claim lock, then CLAIM (count, pick,
-        start, insert the executions). The lock is its own statement so that CLAIM's
-        snapshot, taken after it, sees every claim committed before."""
-        with self._writer.begin() as conn:
-            conn.execute(CLAIM_LOCK, {"key": CLAIM_LOCK_KEY})
-            rows = conn.execute(CLAIM, {
-                "ids": ids, "node": node, "max_claims": max_claims, "limit": limit,
-                "lease_seconds": float(lease_seconds),
-            }).all()
-        rows.sort(key=_row_queue_key)
-        return [_claimed(row, row.execution_id, node) for row in rows]
-
-    def _claim_statement(
-        self, ids: list[int], node: str, room: int, now: Instant, lease_seconds: int
-    ) -> Any:
-        """SQLite: UPDATE the first `room` eligible candidates to running, RETURNING what
-        started. SQLite has one writer at a time, so a plain subquery is already atomic
-        (PostgreSQL claims with CLAIM)."""
-        picked = (
-            select(jobs.c.id).where(jobs.c.id.in_(ids), eligible(now.sql))
-            .order_by(*QUEUE_ORDER).limit(room)
-        )
-        return update(jobs).where(jobs.c.id.in_(picked.scalar_subquery())).values(
-            status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, node=node,
-            lease_token=func.lower(func.hex(func.randomblob(16))),
-            lease_expires_at=now.plus(lease_seconds),
-            started_at=now.sql, updated_at=now.sql, progress=None, finished_at=None,
-        ).returning(
-            jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts,
-            jobs.c.max_attempts, jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority,
-            jobs.c.lease_token, jobs.c.started_at, jobs.c.created_at, jobs.c.run_at,
-        )
+            return claim_sqlite(conn, ids, node, room, self._now(), lease_seconds)
 
     # -- leases -------------------------------------------------------------------------------
 
@@ -268,7 +173,7 @@ class SqlJobStore:
         """Record progress (0-100) and/or the output so far; False when the lease is lost."""
         values: dict[str, Any] = {}
         if progress is not None:
-            values["progress"] = max(0, min(100, int(progress)))
+            values["progress"] = clamp_progress(progress)
         with self._writer.begin() as conn:
             now = self._now()
             held = conn.execute(update(jobs).where(fence(claim)).values(
@@ -369,7 +274,7 @@ class SqlJobStore:
     ) -> Any:
         values = {
             "hostname": info.hostname, "pid": info.pid, "concurrency": info.concurrency,
-            "status": "running", "heartbeat_at": now.sql,
+            "status": NodeStatus.RUNNING.value, "heartbeat_at": now.sql,
             "lease_expires_at": now.plus(lease_seconds), "stopped_at": None,
         }
         dialect_insert = postgresql.insert if self._postgres else sqlite.insert
@@ -383,7 +288,7 @@ class SqlJobStore:
         with self._writer.begin() as conn:
             now = self._now()
             conn.execute(update(nodes).where(nodes.c.name == node).values(
-                status="stopped", stopped_at=now.sql))
+                status=NodeStatus.STOPPED.value, stopped_at=now.sql))
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -401,7 +306,7 @@ class SqlJobStore:
 def _refuse_second_node(conn: Connection, name: str, now: Instant) -> None:
     """SQLite has no row locks to share the queue safely: one live scheduler at a time."""
     other = conn.scalar(select(nodes.c.name).where(
-        nodes.c.name != name, nodes.c.status.in_(_LIVE_NODE_STATES),
+        nodes.c.name != name, nodes.c.status == NodeStatus.RUNNING.value,
         nodes.c.lease_expires_at > now.sql,
     ).limit(1))
     if other is not None:
@@ -440,48 +345,12 @@ def _finished(row: Any) -> Finished | None:
     return None if row is None else Finished(row.id, row.owner_id, JobStatus(row.status))
 
 
-def _insert_executions(conn: Connection, rows: list[Any], node: str) -> dict[int, int]:
-    """One multi-row INSERT of the claimed attempts' executions; job id -> execution id."""
-    params = [
-        {"job_id": row.id, "attempt": row.attempts, "status": ExecutionStatus.RUNNING.value,
-         "node": node, "lease_token": row.lease_token, "started_at": row.started_at,
-         "output": ""}
-        for row in rows
-    ]
-    inserted = conn.execute(
-        insert(executions).returning(
-            executions.c.id, executions.c.job_id, sort_by_parameter_order=True),
-        params,
-    )
-    return {row.job_id: row.id for row in inserted}
-
-
-def _running(conn: Connection) -> int:
-    return conn.scalar(
-        select(func.count()).select_from(jobs).where(jobs.c.status == JobStatus.RUNNING.value)
-    ) or 0
-
-
 def _queued_columns() -> Any:
     return select(jobs.c.id, jobs.c.priority, jobs.c.deadline, jobs.c.run_at)
 
 
 def _queued(row: Any) -> QueuedJob:
     return QueuedJob(row.id, Priority(row.priority), row.deadline, row.run_at)
-
-
-def _row_queue_key(row: Any) -> tuple[int, datetime, int]:
-    return queue_key(QueuedJob(row.id, Priority(row.priority), row.deadline, None))
-
-
-def _claimed(row: Any, execution_id: int, node: str) -> ClaimedJob:
-    return ClaimedJob(
-        id=row.id, owner_id=row.owner_id, task=row.task, args=row.args or {},
-        attempt=row.attempts, max_attempts=row.max_attempts,
-        timeout_seconds=row.timeout_seconds, deadline=row.deadline,
-        lease_token=row.lease_token, execution_id=execution_id, node=node,
-        started_at=row.started_at, eligible_at=max(row.created_at, row.run_at or row.created_at),
-    )
 
 
 def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:

@@ -1,14 +1,25 @@
-"""Periodic housekeeping for schedulers: work offered on every tick, done at most once per
-interval on a worker of its own, so that it never delays claims."""
+"""How the scheduler starts work elsewhere (`Spawn`, `start_thread`) and its periodic
+housekeeping: work offered on every tick, done at most once per interval on a worker of
+its own, so that it never delays claims. The storage layer's chores build on these."""
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
-
-from ..scheduler.node import Chore, Spawn, start_thread
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+Spawn = Callable[..., Any]
+Chore = Callable[[datetime], Any]  # periodic housekeeping besides rescue and reconcile
+
+
+def start_thread(fn: Callable[..., Any], *args: Any) -> threading.Thread:
+    """Default spawn: a daemon thread (embedded web mode passes its own, green-friendly one)."""
+    thread = threading.Thread(target=fn, args=args, daemon=True, name="jobsched-worker")
+    thread.start()
+    return thread
 
 
 class Periodic:

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Interval, extract, func, literal, or_
+from sqlalchemy import ColumnElement, Interval, literal, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..models import Execution, Job, SchedulerNode, UTCDateTime
 from ..scheduler.states import JobStatus
+from .timesql import seconds_between
 
 jobs = Job.__table__
 executions = Execution.__table__
@@ -76,6 +77,4 @@ class Instant:
 
     def seconds_since(self, column: ColumnElement[datetime]) -> ColumnElement[float]:
         """Seconds from `column` to this instant (an execution's duration)."""
-        if self.value is None:
-            return extract("epoch", self.sql - column)
-        return (func.julianday(self.sql) - func.julianday(column)) * 86400.0
+        return seconds_between(column, self.sql)

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
 
-if TYPE_CHECKING:
-    from .metrics.server import MetricsServer
-
+from ..auth.commands import create_user
+from ..logging_setup import configure_logging
+from ..metrics.server import MetricsServer, serve_metrics
+from ..realtime.emitter import external_sink
+from ..runner import build_service, install_stop_signals
+from ..scheduler.store import NodeConflict
+from .jobs import prune_jobs_command, recount_jobs_command
 
 SWITCH_INTERVAL_SECONDS = 0.001
 
@@ -18,15 +21,10 @@ SWITCH_INTERVAL_SECONDS = 0.001
 def _log_to_stderr(app: Flask) -> None:
     """One line per event on stderr, as text or JSON (JOBSCHED_LOG_FORMAT); Flask's own
     handler is removed, or each record would be printed twice (logging_setup.py)."""
-    from .logging_setup import configure_logging
-
     configure_logging(app, level=logging.INFO)
 
 
 def init_commands(app: Flask) -> None:
-    from .auth.commands import create_user
-    from .jobs.commands import prune_jobs_command, recount_jobs_command
-
     app.cli.add_command(create_user)
     app.cli.add_command(run_scheduler)
     app.cli.add_command(prune_jobs_command)
@@ -44,10 +42,6 @@ def init_commands(app: Flask) -> None:
 def run_scheduler(concurrency: int | None, name: str | None, metrics_port: int | None,
                   metrics_host: str) -> None:
     """Run a scheduler until SIGTERM/SIGINT (a second signal stops at once)."""
-    from .realtime.emitter import external_sink
-    from .runner import build_service, install_stop_signals
-    from .scheduler.store import NodeConflict
-
     app = current_app._get_current_object()
     # The loop, the workers, the watchdog and the event sink share one interpreter lock: a
     # 1 ms switch interval (Python's default is 5 ms) keeps a claim or a final write from
@@ -76,8 +70,6 @@ def _serve_metrics(port: int | None, host: str, token: str | None) -> MetricsSer
     """Start the metrics endpoint (before anything else, so a taken port fails fast)."""
     if port is None:
         return None
-    from .metrics.server import serve_metrics
-
     try:
         server = serve_metrics(port, host, token)
     except OSError as error:

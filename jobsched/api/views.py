@@ -1,0 +1,48 @@
+"""The REST API (SPEC §6) on flask-restx, mounted at /jobs/api.
+
+Swagger UI is served at /jobs/api/docs and the spec at /jobs/api/swagger.json.
+"""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from .errors import JsonApi, register_error_handlers
+from .guards import init_guards
+from .jobs import ns as jobs_ns
+from .schemas import MODELS
+from .tasks import ns as tasks_ns
+from .tokens import ns as tokens_ns
+
+bp = Blueprint("api", __name__, url_prefix="/jobs/api")
+
+# Swagger 2.0 has no bearer scheme: an apiKey in the Authorization header is its way of
+# saying "send 'Bearer <token>'".
+AUTHORIZATIONS = {
+    "Bearer": {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": "Send 'Bearer <token>'; get a token from POST /jobs/api/auth/token. "
+                       "Browsers may use their session cookie instead, with the page's "
+                       "CSRF token in X-CSRFToken on changes.",
+    },
+}
+
+DESCRIPTION = """Submit jobs, watch them run, change, cancel and retry them.
+
+* Authenticate with `Authorization: Bearer <token>` (POST /auth/token) or, from a page of
+  this site, the session cookie plus the page's CSRF token in `X-CSRFToken` on changes.
+* Errors are `{"message": "...", "errors": {"field": "why"}}`. Unknown or read-only body
+  fields, and unknown query parameters, are refused (400), never ignored.
+* Timestamps are ISO-8601; one without an offset means UTC; answers always carry one.
+* You see only your own jobs (admins see all): another user's job answers 404.
+"""
+
+api = JsonApi(
+    bp, version="1.0", title="jobsched API", description=DESCRIPTION,
+    doc="/docs", authorizations=AUTHORIZATIONS, security="Bearer", validate=True,
+)
+for model in MODELS:
+    api.models[model.name] = model
+register_error_handlers(api)
+for namespace in (jobs_ns, tasks_ns, tokens_ns):
+    api.add_namespace(namespace)
+init_guards(bp)
