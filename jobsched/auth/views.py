@@ -3,31 +3,18 @@ from __future__ import annotations
 
 import secrets
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from ..extensions import db, limiter
+from ..extensions import db
 from ..models import User
 from ..realtime import logout_sockets
 from ..realtime.handlers import LOGIN_KEY
 from . import bp
+from .budget import checked
 from .forms import LoginForm, RegisterForm
 from .service import AccountError, authenticate, create_account
-
-# SPEC §3: 429 after 10 failed logins a minute for one username from one address.
-LOGIN_LIMIT = "10 per minute"
-
-
-def login_limit_key() -> str:
-    """Rate-limit bucket: the username tried (any case) plus the client's address."""
-    username = (request.form.get("username") or "").strip().lower()
-    return f"{username}|{request.remote_addr or '-'}"
-
-
-def login_failed(response: Response) -> bool:
-    """Only failed attempts use up the limit; a correct password never does."""
-    return bool(g.get("login_failed"))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -69,22 +56,21 @@ def _attach_errors(form: RegisterForm, errors: dict[str, str]) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, key_func=login_limit_key, methods=["POST"],
-               deduct_when=login_failed,
-               error_message="Too many failed logins for this username. "
-                             "Wait a minute, then try again.")
 def login() -> Response | str:
-    """Log in with username and password, then go to a same-site `next` page."""
+    """Log in with username and password, then go to a same-site `next` page. Each attempt
+    spends from the username's failed-login budget first (429 once it is spent)."""
     form = LoginForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next")) or ""
+    failed = False
     if form.validate_on_submit():
-        user = authenticate(db.session, form.username.data, form.password.data)
+        username, password = form.username.data, form.password.data
+        user = checked(username, lambda: authenticate(db.session, username, password))
         if user is not None:
             _start_login(user, remember=form.remember.data)
             return redirect(_landing(form.next.data or request.args.get("next")))
-        g.login_failed = True
-    return render_template("auth/login.html", form=form, failed=g.get("login_failed", False))
+        failed = True
+    return render_template("auth/login.html", form=form, failed=failed)
 
 
 def _start_login(user: User, remember: bool = False) -> None:
