@@ -1,19 +1,14 @@
 """Register, log in, log out: thin views over auth/service.py."""
 from __future__ import annotations
 
-import secrets
-
-from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..extensions import db
-from ..models import User
-from ..realtime import logout_sockets
-from ..realtime.handlers import LOGIN_KEY
 from . import bp
 from .budget import checked
 from .forms import LoginForm, RegisterForm
+from .logins import end_login, start_login
 from .service import AccountError, authenticate, create_account
 
 
@@ -34,7 +29,10 @@ def _landing(form_next: str | None = None) -> str:
 
 @bp.route("/register", methods=["GET", "POST"])
 def register() -> Response | str:
-    """Create an account (the first one ever is an admin) and log it in."""
+    """Create an account (the first one ever is an admin) and log it in; 403 when
+    registration is closed (JOBSCHED_REGISTRATION)."""
+    if current_app.config["JOBSCHED_REGISTRATION"] == "closed":
+        return render_template("auth/registration_closed.html"), 403
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -43,7 +41,7 @@ def register() -> Response | str:
         except AccountError as error:
             _attach_errors(form, error.errors)
         else:
-            _start_login(user)
+            start_login(user)
             role = " You are the administrator." if user.is_admin else ""
             flash(f"Welcome, {user.username}! Your account is ready.{role}", "success")
             return redirect(url_for("jobs.dashboard"))
@@ -67,16 +65,10 @@ def login() -> Response | str:
         username, password = form.username.data, form.password.data
         user = checked(username, lambda: authenticate(db.session, username, password))
         if user is not None:
-            _start_login(user, remember=form.remember.data)
+            start_login(user, remember=form.remember.data)
             return redirect(_landing(form.next.data or request.args.get("next")))
         failed = True
     return render_template("auth/login.html", form=form, failed=failed)
-
-
-def _start_login(user: User, remember: bool = False) -> None:
-    login_user(user, remember=remember)
-    # Names this login's Socket.IO connections, so logging out can close exactly those.
-    session[LOGIN_KEY] = secrets.token_urlsafe(16)
 
 
 @bp.post("/logout")
@@ -86,8 +78,7 @@ def logout() -> Response:
     Not `login_required`: with an expired session the button still ends on the login page
     instead of a redirect back to a GET of this URL.
     """
-    logout_sockets()  # a socket keeps the session it connected with, so close them too
-    logout_user()
+    end_login()  # with the sockets this login opened: they keep the session they began with
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 
