@@ -3,6 +3,7 @@ guesses are limited too, and the form and the token endpoint share one budget.""
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -90,3 +91,25 @@ def test_a_right_password_gives_its_attempt_back_on_either_endpoint(app, client)
                     json={"username": "alice", "password": "nope-nope"}).status_code == 401
     assert api.post("/jobs/api/auth/token",
                     json={"username": "alice", "password": PASSWORD}).status_code == 429
+
+
+@pytest.fixture
+def redis_budget(app) -> None:
+    """The budget in Redis, as in production (a fresh key prefix: the counts outlive the
+    test by a minute)."""
+    from jobsched.extensions import limiter
+    from tests.services import redis_url
+
+    app.config["RATELIMIT_STORAGE_URI"] = redis_url()
+    app.config["JOBSCHED_SOCKETIO_CHANNEL"] = f"budget-{uuid.uuid4().hex[:8]}"
+    limiter.init_app(app)  # the limiter's storage is made from the config at init
+
+
+@pytest.mark.redis
+def test_concurrent_guesses_are_counted_in_redis_too(app, redis_budget):
+    make_user(app, "alice")
+    with served(app) as base:
+        guess = api_guesser(base)
+        with ThreadPoolExecutor(64) as pool:
+            outcomes = Counter(pool.map(lambda _: guess(), range(GUESSES)))
+    assert outcomes == Counter({"failed": 10, "429": GUESSES - 10})
