@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -56,6 +57,11 @@ class Config:
     JOBSCHED_METRICS_TOKEN: str | None = None
     JOBSCHED_SOCKETIO_CHANNEL = "jobsched"
     JOBSCHED_RETENTION_DAYS: int | None = None
+    JOBSCHED_REGISTRATION = "open"
+    # A login lasts a working day; "keep me logged in" two weeks (Flask-Login's default, a
+    # year, outlives any device a user forgot to log out of).
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
 
 
 def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR) -> dict[str, Any]:
@@ -87,12 +93,28 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
         "JOBSCHED_TRUSTED_PROXIES": _int(env, "JOBSCHED_TRUSTED_PROXIES", 0, 0, 10),
         "JOBSCHED_SOCKETIO_CHANNEL": _channel(env),
         "JOBSCHED_METRICS_TOKEN": env.get("JOBSCHED_METRICS_TOKEN", "").strip() or None,
+        "JOBSCHED_REGISTRATION": _choice(env, "JOBSCHED_REGISTRATION", "open",
+                                         ("open", "closed")),
+        **_login_lifetimes(env),
     }
     if env.get("JOBSCHED_RETENTION_DAYS", "").strip():
         settings["JOBSCHED_RETENTION_DAYS"] = _int(env, "JOBSCHED_RETENTION_DAYS", 0, 1, 36_500)
     if settings["REDIS_URL"]:
         settings["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(settings["REDIS_URL"])
     return settings
+
+
+def _login_lifetimes(env: Mapping[str, str]) -> dict[str, timedelta]:
+    """How long a login session and a "keep me logged in" cookie stay valid. Flask refuses
+    a session cookie signed longer ago than PERMANENT_SESSION_LIFETIME (it is signed anew
+    only when the session changes, as at login), so a login ends about that long after it
+    began, whatever the browser keeps."""
+    return {
+        "PERMANENT_SESSION_LIFETIME": timedelta(
+            hours=_int(env, "JOBSCHED_SESSION_HOURS", 12, 1, 24 * 31)),
+        "REMEMBER_COOKIE_DURATION": timedelta(
+            days=_int(env, "JOBSCHED_REMEMBER_DAYS", 14, 1, 365)),
+    }
 
 
 def limiter_storage_uri(redis: str) -> str:

@@ -6,6 +6,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 API_PREFIX = "/jobs/api"
+_OWN_HEADERS = frozenset({"content-type", "content-length"})  # the page's, not the error's
 SECURE_COOKIE_OVER_HTTP = (
     "This site marks its cookies Secure, and this page came over plain HTTP, so your "
     "browser did not send the form's session back. Serve the site over HTTPS (behind a "
@@ -31,8 +32,10 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         response = _respond(error.code or 500, error.description or error.name)
-        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-            response[0].headers["Allow"] = ", ".join(error.valid_methods)
+        # The exception's own headers stay: Allow on a 405, Retry-After on a 429.
+        for name, value in error.get_headers():
+            if name.lower() not in _OWN_HEADERS:
+                response[0].headers[name] = value
         return response
 
     @app.errorhandler(Exception)

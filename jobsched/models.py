@@ -78,10 +78,17 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every login's user id (get_id): raising it ends every session and remember
+    # cookie issued before ("log out everywhere", a password change).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    def get_id(self) -> str:
+        """Flask-Login's id for sessions and remember cookies: "<id>:<session version>"."""
+        return f"{self.id}:{self.session_version}"
 
     def set_password(self, password: str, method: str = "scrypt") -> None:
         self.password_hash = generate_password_hash(password, method)

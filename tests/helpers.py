@@ -1,14 +1,18 @@
-"""Test helpers: a fake clock, a recording sink, and waiting on a condition (no fixed sleeps)."""
+"""Test helpers: a fake clock, a recording sink, waiting on a condition (no fixed sleeps), and
+serving an app over real HTTP."""
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+
+from flask import Flask
 
 from jobsched.scheduler.events import RecordingSink
 
-__all__ = ["T0", "FakeClock", "RecordingSink", "wait_until"]
+__all__ = ["T0", "FakeClock", "RecordingSink", "served", "wait_until"]
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -46,3 +50,19 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(message or f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """Serve `app` over real HTTP from a threaded server (a thread per request, so requests
+    truly overlap); yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)

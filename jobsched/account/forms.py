@@ -1,9 +1,12 @@
-"""The form that names a new API token."""
+"""The account page's forms: name a new API token, change the password."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import Length
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from ..auth.forms import MAX_PASSWORD, _rule
+from ..auth.service import password_problem
 
 
 def _strip(value: str | None) -> str | None:
@@ -18,4 +21,29 @@ class TokenForm(FlaskForm):
         validators=[Length(max=100, message="Use at most 100 characters.")],
         description="For example the script or machine that will use it.",
         render_kw={"maxlength": 100, "autocomplete": "off"},
+    )
+
+
+class PasswordForm(FlaskForm):
+    """The current password (someone at an unlocked screen must not change it), the new
+    one twice. Prefixed: the token form shares the page."""
+
+    current = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired("Choose a new password."),
+                    Length(max=MAX_PASSWORD, message=f"Use at most {MAX_PASSWORD} characters."),
+                    _rule(password_problem)],
+        description="At least 8 characters. Every other device you are logged in on is "
+                    "logged out.",
+        render_kw={"autocomplete": "new-password", "minlength": 8},
+    )
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[DataRequired("Type the new password again."),
+                    EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
     )

@@ -215,6 +215,17 @@ token_out = Model("Token", {
     "token": _out(fields.String, description="Send as 'Authorization: Bearer <token>'."),
 })
 
+token_item = Model("TokenInfo", {
+    "id": _out(fields.Integer),
+    "name": _out(fields.String, description="The label given when it was made."),
+    "created_at": _out(fields.DateTime),
+    "last_used_at": _out(NullableDateTime, description="To the minute; null: never used."),
+})
+
+token_list = Model("TokenList", {
+    "items": _out(fields.List, cls_or_instance=fields.Nested(token_item)),
+})
+
 error_out = Model("Error", {
     "message": _out(fields.String),
     "errors": _out(fields.Raw, description="Field name -> why it was refused.",
@@ -223,7 +234,8 @@ error_out = Model("Error", {
 
 MODELS = (
     job_in, job_patch, job_out, job_page, execution_out, execution_list, task_out, task_list,
-    status_counts, priority_counts, stats_out, token_in, token_out, error_out,
+    status_counts, priority_counts, stats_out, token_in, token_out, token_item, token_list,
+    error_out,
 )
 
 ERROR_DESCRIPTIONS = {

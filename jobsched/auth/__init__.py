@@ -24,6 +24,17 @@ def token_path(path: str) -> bool:
     return path == API_PREFIX or path.startswith(API_PREFIX + "/") or path == "/metrics"
 
 
+def user_for_login_id(login_id: str) -> User | None:
+    """The user a session or remember cookie names ("<id>:<session version>", User.get_id),
+    or None once the user's session version moved on (or the id has another form, as the
+    bare ids of sessions older than session versions do)."""
+    user_id, _, version = login_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.session_version == int(version) else None
+
+
 def init_login(login_manager: LoginManager, app: Flask) -> None:
     """Session users for pages, Bearer tokens for the API, 401 JSON instead of a redirect."""
     login_manager.init_app(app)
@@ -32,8 +43,8 @@ def init_login(login_manager: LoginManager, app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(login_id: str) -> User | None:
+        return user_for_login_id(login_id)
 
     @login_manager.request_loader
     def load_user_from_token(req) -> User | None:

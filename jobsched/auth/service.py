@@ -9,11 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..database import IMMEDIATE
 from ..models import User
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD = 8
 DEFAULT_HASH_METHOD = "scrypt"  # werkzeug's default; tests may choose a faster one
+# Any constant: the transaction-scoped advisory lock that orders account inserts (PostgreSQL).
+ACCOUNTS_LOCK_KEY = 0x6A6F627375737273  # "jobsusrs"
 
 
 class AccountError(ValueError):
@@ -52,17 +55,42 @@ def create_account(
         errors["username"] = "That username is taken."
     if errors:
         raise AccountError(errors)
-    if admin is None:
-        admin = session.scalar(select(func.count(User.id))) == 0
-    user = User(username=username, email=(email or None), is_admin=admin)
-    user.set_password(password, hash_method())
-    session.add(user)
+    user = User(username=username, email=(email or None), is_admin=bool(admin))
+    user.set_password(password, hash_method())  # slow on purpose: before taking the lock
     try:
+        _lock_accounts(session)
+        if admin is None:
+            user.is_admin = session.scalar(select(func.count(User.id))) == 0
+        session.add(user)
         session.commit()
     except IntegrityError:  # a concurrent registration took the name first
         session.rollback()
         raise AccountError({"username": "That username is taken."}) from None
     return user
+
+
+def _lock_accounts(session: Session) -> None:
+    """Make "count the accounts, then insert" one step: concurrent first registrations
+    would otherwise all count none and all become admins. The lock lasts until the
+    insert commits, so the next registration counts it (READ COMMITTED reads anew)."""
+    if session.get_bind(User.__mapper__).dialect.name == "sqlite":
+        session.commit()  # end the read transaction: the write lock is taken at BEGIN
+        session.connection(execution_options=IMMEDIATE)
+    else:
+        session.execute(select(func.pg_advisory_xact_lock(ACCOUNTS_LOCK_KEY)))
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Raise the user's session version: every session and remember cookie issued before
+    names an old version and stops working (User.get_id)."""
+    user.session_version = User.session_version + 1  # in SQL: two at once both count
+    session.commit()
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password, which also ends every session and remember cookie issued before."""
+    user.set_password(password, hash_method())
+    end_sessions(session, user)
 
 
 def hash_method() -> str:

@@ -31,6 +31,12 @@ def issue_token(session: Session, user: User, name: str = "") -> tuple[ApiToken,
 
 def user_for_token(session: Session, plaintext: str) -> User | None:
     """The user a live (not revoked) token belongs to, recording when it was last used."""
+    found = live_token(session, plaintext)
+    return found[1] if found is not None else None
+
+
+def live_token(session: Session, plaintext: str) -> tuple[int, User] | None:
+    """The id and user of a live (not revoked) token, recording when it was last used."""
     # One query for both: every API call authenticates, so a second round trip for the
     # user would be paid on every request.
     row = session.execute(
@@ -40,14 +46,14 @@ def user_for_token(session: Session, plaintext: str) -> User | None:
     if row is None:
         return None
     token, user = row
-    now = utcnow()
+    token_id, now = token.id, utcnow()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         token.last_used_at = now  # at most one write a minute per token
         session.commit()
         # The commit expired the user; callers use it after the session is gone (a
         # Socket.IO connect removes it at once), so hand it back loaded.
         session.refresh(user)
-    return user
+    return token_id, user
 
 
 def revoke_token(session: Session, user: User, token_id: int) -> bool:
@@ -63,7 +69,9 @@ def revoke_token(session: Session, user: User, token_id: int) -> bool:
     return True
 
 
-def list_tokens(session: Session, user: User) -> list[ApiToken]:
-    return list(session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
-    ))
+def list_tokens(session: Session, user: User, live_only: bool = False) -> list[ApiToken]:
+    """The user's tokens, newest first (the revoked ones too, unless `live_only`)."""
+    query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    if live_only:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    return list(session.scalars(query))

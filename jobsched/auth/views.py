@@ -1,34 +1,16 @@
 """Register, log in, log out: thin views over auth/service.py."""
 from __future__ import annotations
 
-import secrets
-
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ..extensions import db, limiter
-from ..models import User
-from ..realtime import logout_sockets
-from ..realtime.handlers import LOGIN_KEY
+from ..extensions import db
+from .budget import checked
 from .forms import LoginForm, RegisterForm
+from .logins import end_login, start_login
 from .service import AccountError, authenticate, create_account
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-# SPEC §3: 429 after 10 failed logins a minute for one username from one address.
-LOGIN_LIMIT = "10 per minute"
-
-
-def login_limit_key() -> str:
-    """Rate-limit bucket: the username tried (any case) plus the client's address."""
-    username = (request.form.get("username") or "").strip().lower()
-    return f"{username}|{request.remote_addr or '-'}"
-
-
-def login_failed(response: Response) -> bool:
-    """Only failed attempts use up the limit; a correct password never does."""
-    return bool(g.get("login_failed"))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -48,7 +30,10 @@ def _landing(form_next: str | None = None) -> str:
 
 @bp.route("/register", methods=["GET", "POST"])
 def register() -> Response | str:
-    """Create an account (the first one ever is an admin) and log it in."""
+    """Create an account (the first one ever is an admin) and log it in; 403 when
+    registration is closed (JOBSCHED_REGISTRATION)."""
+    if current_app.config["JOBSCHED_REGISTRATION"] == "closed":
+        return render_template("auth/registration_closed.html"), 403
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -57,7 +42,7 @@ def register() -> Response | str:
         except AccountError as error:
             _attach_errors(form, error.errors)
         else:
-            _start_login(user)
+            start_login(user)
             role = " You are the administrator." if user.is_admin else ""
             flash(f"Welcome, {user.username}! Your account is ready.{role}", "success")
             return redirect(url_for("jobs.dashboard"))
@@ -70,28 +55,21 @@ def _attach_errors(form: RegisterForm, errors: dict[str, str]) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, key_func=login_limit_key, methods=["POST"],
-               deduct_when=login_failed,
-               error_message="Too many failed logins for this username. "
-                             "Wait a minute, then try again.")
 def login() -> Response | str:
-    """Log in with username and password, then go to a same-site `next` page."""
+    """Log in with username and password, then go to a same-site `next` page. Each attempt
+    spends from the username's failed-login budget first (429 once it is spent)."""
     form = LoginForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next")) or ""
+    failed = False
     if form.validate_on_submit():
-        user = authenticate(db.session, form.username.data, form.password.data)
+        username, password = form.username.data, form.password.data
+        user = checked(username, lambda: authenticate(db.session, username, password))
         if user is not None:
-            _start_login(user, remember=form.remember.data)
+            start_login(user, remember=form.remember.data)
             return redirect(_landing(form.next.data or request.args.get("next")))
-        g.login_failed = True
-    return render_template("auth/login.html", form=form, failed=g.get("login_failed", False))
-
-
-def _start_login(user: User, remember: bool = False) -> None:
-    login_user(user, remember=remember)
-    # Names this login's Socket.IO connections, so logging out can close exactly those.
-    session[LOGIN_KEY] = secrets.token_urlsafe(16)
+        failed = True
+    return render_template("auth/login.html", form=form, failed=failed)
 
 
 @bp.post("/logout")
@@ -101,8 +79,7 @@ def logout() -> Response:
     Not `login_required`: with an expired session the button still ends on the login page
     instead of a redirect back to a GET of this URL.
     """
-    logout_sockets()  # a socket keeps the session it connected with, so close them too
-    logout_user()
+    end_login()  # with the sockets this login opened: they keep the session they began with
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 

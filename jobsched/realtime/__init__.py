@@ -1,12 +1,22 @@
 """Real time (SPEC §7): Socket.IO handlers in the web process and the sink that emits."""
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask, current_app, session
 
 from ..extensions import socketio
 from ..runtime import add_audience
 from .facts import FactPublisher, RelayManager
-from .handlers import LOGIN_KEY, SessionSockets, close_session_sockets, register_handlers
+from .handlers import (
+    LOGIN_KEY,
+    SessionSockets,
+    close_sockets,
+    login_key,
+    register_handlers,
+    token_key,
+    user_sessions_key,
+)
 from .sink import SocketIOSink
 
 SOCKETS = "jobsched.sockets"
@@ -29,6 +39,7 @@ def init_realtime(app: Flask) -> None:
     manager = socketio.server.manager
     if isinstance(manager, RelayManager):
         manager.deliver = sink.publish
+        manager.close = partial(close_sockets, socketio.server, app.extensions[SOCKETS])
         # This process's own facts, for the other web processes.
         add_audience(app, FactPublisher(socketio.server.emit, manager.origin,
                                         spawn=socketio.start_background_task))
@@ -44,6 +55,26 @@ class _AppSockets:
         current_app.extensions[SOCKETS].discard(sid)
 
 
+def end_sockets(*keys: str) -> None:
+    """Close the sockets opened under these credentials: this process's at once, every
+    other web process's through the message queue (within milliseconds)."""
+    close_sockets(socketio.server, current_app.extensions[SOCKETS], keys)
+    manager = socketio.server.manager
+    if isinstance(manager, RelayManager):
+        manager.announce_close(list(keys))
+
+
 def logout_sockets() -> None:
     """Close the sockets of the login session that is ending (call before logout_user)."""
-    close_session_sockets(socketio, current_app.extensions[SOCKETS], session.get(LOGIN_KEY))
+    if session.get(LOGIN_KEY):
+        end_sockets(login_key(session[LOGIN_KEY]))
+
+
+def end_user_session_sockets(user_id: int) -> None:
+    """Close every socket the user opened with a session cookie, on every web process."""
+    end_sockets(user_sessions_key(user_id))
+
+
+def end_token_sockets(token_id: int) -> None:
+    """Close every socket opened with this token, on every web process."""
+    end_sockets(token_key(token_id))

@@ -29,6 +29,9 @@ from ..scheduler.events import Event, JobChanged, JobDeleted
 log = logging.getLogger(__name__)
 
 FACTS_EVENT = "jobsched:facts"
+# "Close the sockets opened with these credentials" (a revoked token, a login that ended):
+# every web process closes its own, on the same path as the facts.
+CLOSE_EVENT = "jobsched:close"
 RELAY_ROOM = "jobsched:relay"  # joined by no socket: the facts are for the web processes
 MAX_FACTS_PER_MESSAGE = 500
 PAUSE = 0.02  # seconds between two messages of one process (adds at most this to an event)
@@ -121,31 +124,56 @@ class FactPublisher:
             self._failing = False
 
 
+def decode_close(message: Any) -> tuple[str, list[str]]:
+    """The origin and the credential keys of a close message; ValueError when malformed."""
+    try:
+        keys = message["keys"]
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise TypeError("keys must be a list of strings")
+        return str(message["origin"]), keys
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not a close message: {str(message)[:80]!r}") from error
+
+
 class RelayManager(socketio.RedisManager):
     """A web process's Socket.IO client manager: Redis's, except that facts emitted to the
-    relay room are handed to this process's sink (those it published itself excepted: they
-    reached its sink directly)."""
+    relay room are handed to this process's sink, and close messages to its `close` (those
+    it published itself excepted: it acted on them directly)."""
 
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel=channel)
         self.origin = new_origin()
         self.deliver: Callable[[Event], None] | None = None
+        self.close: Callable[[list[str]], None] | None = None
+
+    def announce_close(self, keys: list[str]) -> None:
+        """Ask every other web process to close its sockets opened under `keys`."""
+        self.server.emit(CLOSE_EVENT, {"origin": self.origin, "keys": keys}, to=RELAY_ROOM)
 
     def _handle_emit(self, message: dict[str, Any]) -> Any:
-        if message.get("event") != FACTS_EVENT:
+        event = message.get("event")
+        if event not in (FACTS_EVENT, CLOSE_EVENT):
             return super()._handle_emit(message)
         data = message.get("data")
         if isinstance(data, list) and len(data) == 1:  # the emit's arguments
             data = data[0]
         try:
-            origin, events = decode(data)
+            if event == CLOSE_EVENT:
+                self._close(*decode_close(data))
+            else:
+                self._deliver(*decode(data))
         except ValueError:
-            log.warning("ignored a malformed facts message")
-            return None
+            log.warning("ignored a malformed %s message", event)
+        return None
+
+    def _deliver(self, origin: str, events: list[Event]) -> None:
         if origin != self.origin and self.deliver is not None:
             for event in events:
                 self.deliver(event)
-        return None
+
+    def _close(self, origin: str, keys: list[str]) -> None:
+        if origin != self.origin and self.close is not None:
+            self.close(keys)
 
 
 def new_origin() -> str:

@@ -15,6 +15,8 @@ SPEC_OPERATIONS = {
     "/jobs/stats/": {"get"},
     "/tasks/": {"get"},
     "/auth/token": {"post"},
+    "/auth/tokens": {"get"},
+    "/auth/tokens/{token_id}": {"delete"},
 }
 
 
@@ -66,7 +68,7 @@ def test_every_operation_has_a_summary_responses_and_security(spec):
         else:
             assert "security" not in operation  # the spec-wide Bearer requirement holds
             assert "401" in codes, label
-        if "{job_id}" in path:
+        if "{job_id}" in path or "{token_id}" in path:
             assert "404" in codes, label
 
 
@@ -104,6 +106,8 @@ def test_response_models_match_what_the_api_answers(spec, app, alice):
         "TaskList": alice.get("/tasks/"),
         "ExecutionList": alice.get(f"/jobs/{job['id']}/executions/"),
         "Error": alice.get("/jobs/999/", 404),
+        "TokenList": alice.get("/auth/tokens"),
+        "TokenInfo": alice.get("/auth/tokens")["items"][0],
     }
     for model, answer in answers.items():
         assert properties(spec, model) == set(answer), model

@@ -90,3 +90,35 @@ def test_database_rejects_out_of_range_values(app):
             with pytest.raises(IntegrityError):
                 db.session.commit()
             db.session.rollback()
+
+
+def check_session_versions_migration(url: str) -> None:
+    """0004 gives existing users session version 0, and going back keeps the usernames'
+    case-insensitive uniqueness (on SQLite a table copy would lose that index)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    app = create_app(app_settings(url), env=TEST_ENV)
+    insert = text("INSERT INTO users (username, password_hash, is_admin, created_at) "
+                  "VALUES (:name, 'x', false, CURRENT_TIMESTAMP)")
+    with app.app_context():
+        flask_migrate.upgrade(directory=MIGRATIONS, revision="0003")
+        with db.engine.begin() as conn:
+            conn.execute(insert, {"name": "Erin"})
+        flask_migrate.upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as conn:
+            assert conn.scalar(text("SELECT session_version FROM users")) == 0
+        flask_migrate.downgrade(directory=MIGRATIONS, revision="0003")
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(insert, {"name": "eRIN"})
+        db.engine.dispose()
+
+
+def test_sqlite_session_versions_migrate_both_ways(tmp_path):
+    check_session_versions_migration(f"sqlite:///{tmp_path / 'mig.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_session_versions_migrate_both_ways():
+    with scratch_database(postgres_url(), prefix="jobsched_mig") as url:
+        check_session_versions_migration(url)

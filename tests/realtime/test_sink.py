@@ -9,6 +9,7 @@ import pytest
 
 from jobsched.realtime.coalescer import Batch
 from jobsched.realtime.facts import (
+    CLOSE_EVENT,
     FACTS_EVENT,
     RELAY_ROOM,
     FactPublisher,
@@ -148,6 +149,26 @@ def test_the_relay_leaves_other_events_to_socketio(monkeypatch):
     message = {"event": "job_updates", "data": {"jobs": []}, "room": ADMINS}
     manager._handle_emit(message)
     assert passed == [message] and heard == []
+
+
+def test_the_relay_hands_other_processes_close_requests_to_its_sockets(caplog):
+    manager, _ = relay()
+    closed: list[list[str]] = []
+    manager.close = closed.append
+    for origin in ("another", manager.origin):  # its own it has closed already
+        manager._handle_emit({"event": CLOSE_EVENT, "room": RELAY_ROOM,
+                              "data": [{"origin": origin, "keys": ["token:7"]}]})
+    manager._handle_emit({"event": CLOSE_EVENT, "data": {"origin": "x", "keys": [7]}})
+    assert closed == [["token:7"]] and "malformed" in caplog.text
+
+
+def test_a_close_request_goes_to_every_process_through_the_relay_room():
+    manager, _ = relay()
+    emitter = RecordingEmitter()
+    manager.server = emitter
+    manager.announce_close(["sessions:3"])
+    assert emitter.emits == [(CLOSE_EVENT, {"origin": manager.origin, "keys": ["sessions:3"]},
+                              RELAY_ROOM)]
 
 
 class RecordingSink(SocketIOSink):

@@ -91,7 +91,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "logging_setup": set(),
     "runtime": {"scheduler", "tasks"},
     "jobs": {"scheduler", "storage", "models", "database", "orm", "extensions", "runtime"},
-    "auth": {"scheduler", "models", "extensions", "realtime"},
+    "auth": {"scheduler", "models", "database", "extensions", "realtime"},
     "account": {"auth", "extensions", "models"},
     "admin": {"scheduler", "storage", "models", "extensions"},
     "api": {"scheduler", "jobs", "auth", "models", "extensions", "runtime"},

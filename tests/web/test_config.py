@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -275,3 +276,29 @@ def test_socketio_channel_defaults_and_is_checked():
     assert settings_from_env(env)["JOBSCHED_SOCKETIO_CHANNEL"] == "staging.jobs"
     with pytest.raises(ConfigError, match="JOBSCHED_SOCKETIO_CHANNEL"):
         settings_from_env({"JOBSCHED_ENV": "testing", "JOBSCHED_SOCKETIO_CHANNEL": "a b"})
+
+
+# --- accounts and logins ------------------------------------------------------------------
+
+def test_registration_is_open_unless_closed(tmp_path):
+    assert settings(tmp_path)["JOBSCHED_REGISTRATION"] == "open"
+    assert settings(tmp_path, JOBSCHED_REGISTRATION=" Closed ")["JOBSCHED_REGISTRATION"] \
+        == "closed"
+    with pytest.raises(ConfigError, match="JOBSCHED_REGISTRATION must be one of open, closed"):
+        settings(tmp_path, JOBSCHED_REGISTRATION="invite")
+
+
+def test_logins_last_twelve_hours_and_remember_cookies_two_weeks_by_default(tmp_path):
+    result = settings(tmp_path)
+    assert result["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=12)
+    assert result["REMEMBER_COOKIE_DURATION"] == timedelta(days=14)
+
+
+def test_login_lifetimes_are_configurable_and_checked(tmp_path):
+    result = settings(tmp_path, JOBSCHED_SESSION_HOURS="8", JOBSCHED_REMEMBER_DAYS="30")
+    assert result["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=8)
+    assert result["REMEMBER_COOKIE_DURATION"] == timedelta(days=30)
+    with pytest.raises(ConfigError, match="JOBSCHED_SESSION_HOURS must be between 1 and 744"):
+        settings(tmp_path, JOBSCHED_SESSION_HOURS="0")
+    with pytest.raises(ConfigError, match="JOBSCHED_REMEMBER_DAYS must be an integer"):
+        settings(tmp_path, JOBSCHED_REMEMBER_DAYS="forever")
