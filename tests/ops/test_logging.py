@@ -13,6 +13,7 @@ from flask.logging import default_handler
 from jobsched.logging_setup import JsonFormatter, configure_logging, make_formatter
 from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
+from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.scheduler.states import JobStatus
 from jobsched.tasks.builtin import build_registry
 from tests.helpers import FakeClock, RecordingSink
@@ -47,7 +48,7 @@ def run_one_job(task: str, args: dict) -> int:
     store = InMemoryJobStore(clock)
     job = store.add(task=task, args=args, max_attempts=1)
     node = SchedulerNode(store, build_registry(enable_shell=False, modules=[]), RecordingSink(),
-                         name="n1", clock=clock, spawn=sync_spawn)
+                         NodeSettings(name="n1"), NodeRuntime(clock=clock, spawn=sync_spawn))
     node.tick()
     assert store.get(job.id).status in (JobStatus.COMPLETED, JobStatus.FAILED)
     return job.id

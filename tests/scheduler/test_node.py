@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import fields
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from jobsched.scheduler import node as node_module
+from jobsched.scheduler import finalwrite
 from jobsched.scheduler.events import JobChanged
 from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
+from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.scheduler.ordering import queue_key
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.scheduler.states import JobStatus
@@ -41,12 +43,16 @@ def registry_with(**extra) -> TaskRegistry:
 
 
 def make_node(store, clock=None, registry=None, sink=None, **options: Any) -> SchedulerNode:
-    options.setdefault("spawn", sync_spawn)
-    options.setdefault("backoff", lambda attempt: 2.0**attempt)
-    return SchedulerNode(
-        store, registry or registry_with(), sink or RecordingSink(), name="n1",
-        clock=clock or store.now, **options,
-    )
+    """A node named n1 on the store's clock, attempts run in place; `options` are fields of
+    NodeSettings or NodeRuntime."""
+    options = {"name": "n1", "clock": clock or store.now, "spawn": sync_spawn,
+               "backoff": lambda attempt: 2.0**attempt, **options}
+    settings = {k: options.pop(k) for k in list(options) if k in SETTINGS_FIELDS}
+    return SchedulerNode(store, registry or registry_with(), sink or RecordingSink(),
+                         NodeSettings(**settings), NodeRuntime(**options))
+
+
+SETTINGS_FIELDS = {f.name for f in fields(NodeSettings)}
 
 
 @pytest.fixture
@@ -108,7 +114,8 @@ def test_limit_is_never_exceeded_across_two_nodes():
     registry, nodes = registry_with(busy=busy), []
     sink = NotifyingSink(nodes)
     for name in ("a", "b"):
-        nodes.append(SchedulerNode(store, registry, sink, name=name, concurrency=3, limit=3))
+        nodes.append(SchedulerNode(store, registry, sink,
+                                   NodeSettings(name=name, concurrency=3, limit=3)))
     threads = [threading.Thread(target=n.run_forever, daemon=True) for n in nodes]
     for thread in threads:
         thread.start()
@@ -142,8 +149,8 @@ def test_waiting_job_does_not_block_and_run_at_is_honoured(store, clock):
 def test_a_free_slot_is_refilled_within_100_ms():
     store = InMemoryJobStore()
     jobs = [store.add(task="sleep", args={"seconds": 0.05}) for _ in range(4)]
-    node = SchedulerNode(store, registry_with(), RecordingSink(), name="n1", concurrency=1,
-                         limit=1)
+    node = SchedulerNode(store, registry_with(), RecordingSink(),
+                         NodeSettings(name="n1", concurrency=1, limit=1))
     thread = threading.Thread(target=node.run_forever, daemon=True)
     thread.start()
     try:
@@ -275,8 +282,8 @@ def test_failed_attempts_retry_after_backoff_then_fail(store, clock):
 
 def test_default_backoff_is_jittered_exponential(store, clock):
     job = store.add(task="fail", max_attempts=2)
-    node = SchedulerNode(store, registry_with(), RecordingSink(), name="n1", clock=clock,
-                         spawn=sync_spawn)
+    node = SchedulerNode(store, registry_with(), RecordingSink(), NodeSettings(name="n1"),
+                         NodeRuntime(clock=clock, spawn=sync_spawn))
     node.tick()
     delay = (store.get(job.id).run_at - T0).total_seconds()
     assert 1.6 <= delay <= 2.4
@@ -555,7 +562,7 @@ def test_final_write_is_retried_through_a_brief_outage(store, clock):
 def test_a_given_up_final_write_leaves_the_job_to_be_rescued(store, clock, monkeypatch):
     """The node forgets an attempt whose end it could not write; its heartbeat must then
     stop renewing that lease, or the job would stay running (and hold a slot) forever."""
-    monkeypatch.setattr(node_module, "WRITE_RETRY_DELAYS", ())  # give up after one try
+    monkeypatch.setattr(finalwrite, "WRITE_RETRY_DELAYS", ())  # give up after one try
     flaky = FlakyStore(store)
     job = store.add(task="echo", args={"message": 1})
     node = make_node(flaky, clock, lease_seconds=30)
