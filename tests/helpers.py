@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from jobsched.scheduler.events import RecordingSink
+from jobsched.scheduler.events import Event
 
 __all__ = ["T0", "FakeClock", "RecordingSink", "wait_until"]
 
@@ -34,6 +34,16 @@ class FakeClock:
         """Jump to a given time."""
         with self._lock:
             self._now = when
+
+
+class RecordingSink:
+    """An event sink that keeps every event, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
 
 
 def wait_until(

@@ -167,13 +167,6 @@ class SchedulerNode:
             attempt.ctx.stop("cancelled")
         self._wake.set()
 
-    def cancel_local(self, job_id: int) -> bool:
-        """Stop this node's attempt of a job the store has just cancelled (in-process signal)."""
-        hits = self._running.of_jobs({job_id})
-        for attempt in hits:
-            attempt.ctx.stop("cancelled")
-        return bool(hits)
-
     def reconcile(self) -> bool:
         """Resync the heap with the store's pending jobs (periodically, after a reconnect)."""
         try:

@@ -11,12 +11,12 @@ from flask import Flask
 from flask.logging import default_handler
 
 from jobsched.logging_setup import JsonFormatter, configure_logging, make_formatter
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
 from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.scheduler.states import JobStatus
 from jobsched.tasks.builtin import build_registry
 from tests.helpers import FakeClock, RecordingSink
+from tests.memory import MemoryStore
 
 
 class Done:
@@ -45,7 +45,7 @@ def root() -> Iterator[logging.Logger]:
 def run_one_job(task: str, args: dict) -> int:
     """A node runs one job to its end; returns the job id."""
     clock = FakeClock()
-    store = InMemoryJobStore(clock)
+    store = MemoryStore(clock)
     job = store.add(task=task, args=args, max_attempts=1)
     node = SchedulerNode(store, build_registry(enable_shell=False, modules=[]), RecordingSink(),
                          NodeSettings(name="n1"), NodeRuntime(clock=clock, spawn=sync_spawn))

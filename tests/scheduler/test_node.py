@@ -1,4 +1,4 @@
-"""SchedulerNode against InMemoryJobStore: order, limits, retries, leases, stopping."""
+"""SchedulerNode against MemoryStore: order, limits, retries, leases, stopping."""
 from __future__ import annotations
 
 import threading
@@ -11,7 +11,6 @@ import pytest
 
 from jobsched.scheduler import finalwrite
 from jobsched.scheduler.events import JobChanged
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
 from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.scheduler.ordering import queue_key
@@ -20,6 +19,7 @@ from jobsched.scheduler.states import JobStatus
 from jobsched.scheduler.store import Dequeued, NodeConflict, NodeInfo
 from jobsched.tasks.builtin import build_registry
 from tests.helpers import T0, FakeClock, RecordingSink, wait_until
+from tests.memory import MemoryStore
 
 
 class Done:
@@ -61,8 +61,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(clock) -> InMemoryJobStore:
-    return InMemoryJobStore(clock)
+def store(clock) -> MemoryStore:
+    return MemoryStore(clock)
 
 
 def statuses(store, job_id) -> list[str]:
@@ -99,7 +99,7 @@ class NotifyingSink(RecordingSink):
 
 
 def test_limit_is_never_exceeded_across_two_nodes():
-    store, lock = InMemoryJobStore(), threading.Lock()
+    store, lock = MemoryStore(), threading.Lock()
     seen = {"now": 0, "max": 0}
 
     def busy(ctx):
@@ -147,7 +147,7 @@ def test_waiting_job_does_not_block_and_run_at_is_honoured(store, clock):
 
 
 def test_a_free_slot_is_refilled_within_100_ms():
-    store = InMemoryJobStore()
+    store = MemoryStore()
     jobs = [store.add(task="sleep", args={"seconds": 0.05}) for _ in range(4)]
     node = SchedulerNode(store, registry_with(), RecordingSink(),
                          NodeSettings(name="n1", concurrency=1, limit=1))
@@ -366,14 +366,19 @@ def test_cancel_of_a_running_job_stops_it(store, clock):
     assert sink.events == [JobChanged(job.id, 1)]  # the claim; the lost finish wrote nothing
 
 
-def test_cancel_local_stops_at_once(store, clock):
+def test_a_cancel_stops_only_the_cancelled_jobs_attempt(store, clock):
     job = store.add(task="sleep", args={"seconds": 3600})
+    other = store.add(task="sleep", args={"seconds": 3600})
     node = make_node(store, clock, spawn=threaded)
     node.tick()
     store.cancel(job.id)
-    assert node.cancel_local(job.id) and not node.cancel_local(999)
-    wait_until(lambda: not node.running_jobs(), timeout=2)
-    assert store.get(job.id).status is JobStatus.CANCELLED
+    node.watch()  # the lost-lease check reaches the running attempt
+    try:
+        wait_until(lambda: node.running_jobs() == [other.id], timeout=2)
+        assert store.get(job.id).status is JobStatus.CANCELLED
+        assert store.get(other.id).status is JobStatus.RUNNING
+    finally:
+        node.stop(graceful=False)
 
 
 def test_rescue_marks_the_execution_lost_and_requeues(store, clock):
@@ -484,7 +489,7 @@ def test_second_stop_hands_back_at_once(store, clock):
 class SlowFinishStore:
     """Delegates to a real store; finish() waits for `release` (a slow final write)."""
 
-    def __init__(self, inner: InMemoryJobStore) -> None:
+    def __init__(self, inner: MemoryStore) -> None:
         self.inner = inner
         self.writing, self.release = threading.Event(), threading.Event()
 
@@ -518,7 +523,7 @@ def test_stop_waits_for_a_final_write_in_flight(store, clock):
 class FlakyStore:
     """Delegates to a real store, but the named methods raise the next N times."""
 
-    def __init__(self, inner: InMemoryJobStore) -> None:
+    def __init__(self, inner: MemoryStore) -> None:
         self.inner = inner
         self.failures: dict[str, int] = {}
 
@@ -580,7 +585,7 @@ def test_a_given_up_final_write_leaves_the_job_to_be_rescued(store, clock, monke
 class SlowClaimStore:
     """Delegates to a real store; each claim takes `seconds` of the fake clock."""
 
-    def __init__(self, inner: InMemoryJobStore, clock: FakeClock, seconds: float) -> None:
+    def __init__(self, inner: MemoryStore, clock: FakeClock, seconds: float) -> None:
         self.inner, self.clock, self.seconds = inner, clock, seconds
 
     def __getattr__(self, name: str):
@@ -631,7 +636,7 @@ def test_watchdog_survives_store_errors(store, clock):
 
 
 def test_start_refuses_a_second_scheduler_where_only_one_may_run(clock):
-    store = InMemoryJobStore(clock, exclusive=True)
+    store = MemoryStore(clock, exclusive=True)
     store.register_node(NodeInfo("other", "host", 1, 3), 30)
     with pytest.raises(NodeConflict):
         make_node(store, clock).start()
