@@ -1,4 +1,5 @@
-"""Test helpers: a fake clock, a recording sink, and waiting on a condition (no fixed sleeps)."""
+"""Test helpers: a fake clock, an in-place spawn, a recording sink, and waiting on a condition
+(no fixed sleeps)."""
 from __future__ import annotations
 
 import threading
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from jobsched.scheduler.events import Event
 
-__all__ = ["T0", "FakeClock", "RecordingSink", "wait_until"]
+__all__ = ["T0", "Done", "FakeClock", "RecordingSink", "run_in_place", "wait_until"]
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -34,6 +35,20 @@ class FakeClock:
         """Jump to a given time."""
         with self._lock:
             self._now = when
+
+
+class Done:
+    """Handle of work that already ran."""
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+
+def run_in_place(fn: Callable[..., object], *args: object) -> Done:
+    """A spawn that runs the work right away on the caller's thread: ticks become
+    deterministic, one tick runs a job to its end."""
+    fn(*args)
+    return Done()
 
 
 class RecordingSink:

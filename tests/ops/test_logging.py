@@ -15,19 +15,8 @@ from jobsched.scheduler.node import SchedulerNode
 from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.scheduler.states import JobStatus
 from jobsched.tasks.builtin import build_registry
-from tests.helpers import FakeClock, RecordingSink
+from tests.helpers import FakeClock, RecordingSink, run_in_place
 from tests.memory import MemoryStore
-
-
-class Done:
-    def join(self, timeout: float | None = None) -> None:
-        return None
-
-
-def sync_spawn(fn, *args) -> Done:
-    """Run attempts on the caller's thread, so one tick runs a job to its end."""
-    fn(*args)
-    return Done()
 
 
 @pytest.fixture
@@ -48,7 +37,7 @@ def run_one_job(task: str, args: dict) -> int:
     store = MemoryStore(clock)
     job = store.add(task=task, args=args, max_attempts=1)
     node = SchedulerNode(store, build_registry(enable_shell=False, modules=[]), RecordingSink(),
-                         NodeSettings(name="n1"), NodeRuntime(clock=clock, spawn=sync_spawn))
+                         NodeSettings(name="n1"), NodeRuntime(clock=clock, spawn=run_in_place))
     node.tick()
     assert store.get(job.id).status in (JobStatus.COMPLETED, JobStatus.FAILED)
     return job.id

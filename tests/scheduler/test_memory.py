@@ -8,20 +8,10 @@ import pytest
 
 from jobsched.scheduler.states import ExecutionStatus, InvalidTransition, JobStatus
 from jobsched.scheduler.store import Finished, NodeConflict, NodeInfo, Outcome
-from tests.helpers import T0, FakeClock
+from tests.helpers import T0
 from tests.memory import MemoryStore
 
 DONE = Outcome(ExecutionStatus.COMPLETED, result={"ok": True}, output="out\n")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock) -> MemoryStore:
-    return MemoryStore(clock)
 
 
 def test_claim_takes_eligible_candidates_in_queue_order_within_limits(store):

@@ -11,7 +11,7 @@ import pytest
 from jobsched.scheduler.mirror import QueueMirror
 from jobsched.scheduler.states import Priority
 from jobsched.scheduler.store import Dequeued, QueuedJob
-from tests.helpers import T0, FakeClock
+from tests.helpers import T0
 from tests.memory import MemoryStore
 
 
@@ -36,11 +36,6 @@ class CountingStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
