@@ -20,7 +20,8 @@ from .metrics.process import process_metrics
 from .runtime import add_audience, event_sink, task_registry
 from .scheduler.chores import every, start_thread
 from .scheduler.events import Event, EventSink, FanOutSink, JobDeleted
-from .scheduler.node import Offload, SchedulerNode
+from .scheduler.node import SchedulerNode
+from .scheduler.nodeconfig import NodeRuntime, NodeSettings, Offload, default_node_name
 from .scheduler.workers import WorkerThreads
 from .storage.counts import CountsCompaction
 from .storage.listener import JobListener
@@ -159,12 +160,13 @@ def build_service(
     store_engine = _scheduler_engine(engine, concurrency) if own_engine else None
     # The store records this process's scheduler metrics (metrics/metered.py).
     store = MeteredStore(SqlJobStore(store_engine or engine), process_metrics())
-    node = SchedulerNode(
-        store, task_registry(app), sink, name=name,
-        concurrency=concurrency, limit=limit,
+    settings = NodeSettings(
+        name=name or default_node_name(), concurrency=concurrency, limit=limit,
         lease_seconds=config["JOBSCHED_LEASE_SECONDS"],
         grace_seconds=config["JOBSCHED_SHUTDOWN_GRACE_SECONDS"],
         reconcile_seconds=config["JOBSCHED_RECONCILE_SECONDS"],
+    )
+    runtime = NodeRuntime(
         spawn=spawn, offload=offload, os_lock=os_lock,
         spawn_attempt=WorkerThreads().spawn if spawn is start_thread else None,
         housekeeping=every(
@@ -172,6 +174,7 @@ def build_service(
             CountsCompaction(engine, spawn=spawn),
         ),
     )
+    node = SchedulerNode(store, task_registry(app), sink, settings, runtime)
     if engine.dialect.name != "postgresql":
         return SchedulerService(node, None, spawn, store_engine)
     resync = ResyncAfterListen(node)

@@ -1,5 +1,5 @@
-"""Test helpers: a fake clock, a recording sink, waiting on a condition (no fixed sleeps), and
-serving an app over real HTTP."""
+"""Test helpers: a fake clock, an in-place spawn, a recording sink, waiting on a condition (no
+fixed sleeps), and serving an app over real HTTP."""
 from __future__ import annotations
 
 import threading
@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
-from jobsched.scheduler.events import RecordingSink
+from jobsched.scheduler.events import Event
 
-__all__ = ["T0", "FakeClock", "RecordingSink", "served", "wait_until"]
+__all__ = ["T0", "Done", "FakeClock", "RecordingSink", "run_in_place", "served", "wait_until"]
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -38,6 +38,30 @@ class FakeClock:
         """Jump to a given time."""
         with self._lock:
             self._now = when
+
+
+class Done:
+    """Handle of work that already ran."""
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+
+def run_in_place(fn: Callable[..., object], *args: object) -> Done:
+    """A spawn that runs the work right away on the caller's thread: ticks become
+    deterministic, one tick runs a job to its end."""
+    fn(*args)
+    return Done()
+
+
+class RecordingSink:
+    """An event sink that keeps every event, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
 
 
 def wait_until(

@@ -6,7 +6,7 @@ shutdown, or the worker dies. `RunningAttempts.settle` lets exactly one of them 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .executor import AttemptContext
@@ -27,6 +27,11 @@ class Attempt:
         self.settled = False  # set once, under RunningAttempts' lock
         self.reported = 0  # the context version last sent with store.report
         self.next_report: datetime | None = None
+
+    def elapsed(self, now: datetime) -> float:
+        """Seconds the attempt has run (node clock): its deadline is start + timeout."""
+        started = self.deadline - timedelta(seconds=self.claim.timeout_seconds)
+        return max((now - started).total_seconds(), 0.0)
 
 
 class RunningAttempts:

@@ -37,16 +37,6 @@ class NullSink:
         return None
 
 
-class RecordingSink:
-    """Keeps every event, in order; used by tests and by the embedded mode's fan-out."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-
 class FanOutSink:
     """Publishes to several sinks; one failing sink does not stop the others."""
 

@@ -28,11 +28,6 @@ def is_expired(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is None or expires_at <= now
 
 
-def is_lost(expires_at: datetime | None, now: datetime) -> bool:
-    """A running job whose lease has expired is lost: its worker stopped heartbeating."""
-    return is_expired(expires_at, now)
-
-
 def heartbeat_interval(lease_seconds: float) -> float:
     """Renew three times per lease, so two missed heartbeats still keep the lease."""
     return min(max(lease_seconds / 3, MIN_HEARTBEAT_SECONDS), MAX_HEARTBEAT_SECONDS)
@@ -41,8 +36,3 @@ def heartbeat_interval(lease_seconds: float) -> float:
 def rescue_interval(lease_seconds: float) -> float:
     """How often to look for expired leases: often enough to meet the rescue deadline."""
     return min(heartbeat_interval(lease_seconds), MAX_RESCUE_INTERVAL_SECONDS)
-
-
-def rescue_deadline(expires_at: datetime) -> datetime:
-    """The latest time a lost job with this lease expiry should have been rescued."""
-    return expires_at + timedelta(seconds=RESCUE_SLACK_SECONDS)

@@ -1,8 +1,8 @@
 """`InMemoryJobStore`: the JobStore contract in plain Python, for pure tests.
 
 One lock makes every method atomic, which is the in-memory twin of the SQL store's
-transactions. Besides the protocol it offers the helpers tests need to play the web side
-(add, update, cancel, retry, delete) and to make time pass for leases (expire_leases).
+transactions. What tests do besides the protocol (play the web side, read snapshots, make
+time pass for leases) lives with them, in tests/memory.py.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import copy
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .clock import Clock, as_utc, utcnow
+from .clock import Clock, utcnow
 from .leases import is_expired, lease_expires_at
 from .limits import clamp_progress
 from .ordering import queue_key
@@ -232,84 +232,6 @@ class InMemoryJobStore:
         with self._lock:
             return self._running_count()
 
-    # -- helpers for tests: the web side and the passing of time ------------------------
-
-    def add(
-        self, *, name: str = "job", task: str = "sleep", args: dict[str, Any] | None = None,
-        priority: Priority | str = Priority.MEDIUM, deadline: datetime | None = None,
-        run_at: datetime | None = None, max_attempts: int = 3, timeout_seconds: int = 3600,
-        owner_id: int = 1, description: str = "",
-    ) -> QueuedJob:
-        """Create a pending job and return its queue view (`.id` is the new job's id)."""
-        with self._lock:
-            now = self._clock()
-            job = JobRecord(
-                self._next_job_id, name, task, dict(args or {}), Priority(priority),
-                as_utc(deadline), as_utc(run_at), max_attempts, timeout_seconds, owner_id,
-                now, now, description,
-            )
-            self._jobs[job.id] = job
-            self._next_job_id += 1
-            return job.queued()
-
-    def get(self, job_id: int) -> JobRecord:
-        """A snapshot of the job with its executions (KeyError when there is none)."""
-        with self._lock:
-            return copy.deepcopy(self._jobs[job_id])
-
-    def jobs(self) -> list[JobRecord]:
-        """Snapshots of every job, by id."""
-        with self._lock:
-            return [copy.deepcopy(j) for _, j in sorted(self._jobs.items())]
-
-    def node(self, name: str) -> NodeRecord | None:
-        """A snapshot of a node's row."""
-        with self._lock:
-            record = self._nodes.get(name)
-            return None if record is None else replace(record)
-
-    def update(self, job_id: int, **fields: Any) -> QueuedJob:
-        """Change fields of a job as the edit API would (no state checks: tests' power)."""
-        with self._lock:
-            job = self._jobs[job_id]
-            for name, value in fields.items():
-                if not hasattr(job, name):
-                    raise AttributeError(f"a job has no field {name!r}")
-                setattr(job, name, _coerce(name, value))
-            job.updated_at = self._clock()
-            return job.queued()
-
-    def cancel(self, job_id: int) -> None:
-        """User cancel: pending|running -> cancelled; the lease and running execution end."""
-        with self._lock:
-            job = self._jobs[job_id]
-            now = self._clock()
-            self._close_running(job, ExecutionStatus.CANCELLED, now, "cancelled")
-            self._end(job, JobStatus.CANCELLED, now)
-
-    def retry(self, job_id: int) -> None:
-        """Manual retry: failed|cancelled -> pending with attempts starting again from 0."""
-        with self._lock:
-            job = self._jobs[job_id]
-            self._set_status(job, JobStatus.PENDING, self._clock())
-            job.attempts, job.finished_at, job.deadline_missed = 0, None, False
-            job.run_at = None
-
-    def delete(self, job_id: int) -> None:
-        """Delete a job with its executions (a running job's lease is then lost)."""
-        with self._lock:
-            del self._jobs[job_id]
-
-    def expire_leases(self, node: str | None = None) -> int:
-        """Make time pass for leases: every running lease (of `node`, if given) expires now."""
-        with self._lock:
-            now = self._clock()
-            running = [j for j in self._jobs.values() if j.status is JobStatus.RUNNING]
-            hit = [j for j in running if node is None or j.node == node]
-            for job in hit:
-                job.lease_expires_at = now
-            return len(hit)
-
     # -- internals (called with the lock held) -------------------------------------------
 
     def _running_count(self) -> int:
@@ -396,14 +318,4 @@ def _eligible(job: JobRecord | None, now: datetime) -> bool:
     if job is None or job.status is not JobStatus.PENDING:
         return False
     return job.run_at is None or job.run_at <= now
-
-
-def _coerce(name: str, value: Any) -> Any:
-    if name == "priority":
-        return Priority(value)
-    if name == "status":
-        return JobStatus(value)
-    if name in ("deadline", "run_at"):
-        return as_utc(value)
-    return value
 

@@ -1,8 +1,9 @@
 """`SchedulerNode`: the loop of one scheduler process (SPEC §5).
 
 The heap decides what to try, the store decides who gets it. Everything the node needs is
-injected (store, registry, sink, clock, spawn, event factory), so tests drive it step by
-step with `tick()` and `watch()` under a fake clock, and production runs `run_forever()`.
+injected (store, registry, sink, and a NodeRuntime: clock, spawn, event factory), so tests
+drive it step by step with `tick()` and `watch()` under a fake clock, and production runs
+`run_forever()`.
 
 Threads of control: the loop (tick, then sleep on the wake event); one worker per running
 attempt; one watchdog worker (heartbeat, timeouts, progress reports, lost leases) that never
@@ -12,36 +13,24 @@ briefly, and it resyncs (register + reconcile) once the store answers again.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import retry
 from .attempts import Attempt, RunningAttempts
-from .chores import Chore, Spawn, start_thread
-from .clock import Clock, utcnow
+from .drain import JOIN_BUDGET_SECONDS, Drain, join_all
 from .eventlog import event_fields, moved
 from .events import EventSink, JobChanged
 from .executor import AttemptContext, run_attempt
+from .finalwrite import write_final
 from .leases import rescue_interval
 from .mirror import QueueMirror
+from .nodeconfig import NodeRuntime, NodeSettings
 from .registry import Task, TaskRegistry, UnknownTask
 from .states import ExecutionStatus, JobStatus
-from .store import (
-    Backoff,
-    ClaimedJob,
-    Finished,
-    JobChange,
-    JobStore,
-    NodeConflict,
-    NodeInfo,
-    Outcome,
-)
+from .store import ClaimedJob, Finished, JobChange, JobStore, NodeConflict, Outcome
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -49,58 +38,36 @@ log = logging.getLogger(__name__)
 LIMIT_RETRY_SECONDS = 1.0  # eligible jobs refused by the global limit: try again then
 MAX_SLEEP_SECONDS = 30.0  # a safety net against clock jumps; every wake-up is an event
 ERROR_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)  # after consecutive store errors
-WRITE_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)  # finish/hand_back under store errors
 EXTRA_CANDIDATES = 4  # ask the heap for a few more than free slots: stale ones are skipped
-JOIN_BUDGET_SECONDS = 2.0  # how long stop() waits for workers to return after a hand-back
 RETRIED = frozenset({ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT})
-
-Offload = Callable[[Callable[[], Outcome]], Outcome]  # runs a blocking call elsewhere, waits
-
-
-def _join(handle: Any, timeout: float) -> None:
-    """Join a spawned worker for at most `timeout`; skip handles whose join has no timeout."""
-    try:
-        handle.join(timeout)
-    except (AttributeError, TypeError):  # e.g. eventlet's join(): it could block forever
-        pass
 
 
 class SchedulerNode:
     """One scheduler process: fills free slots in queue order, heartbeats, rescues, drains."""
 
     def __init__(
-        self, store: JobStore, registry: TaskRegistry, sink: EventSink, *,
-        name: str | None = None, concurrency: int = 3, limit: int = 3,
-        lease_seconds: int = 30, grace_seconds: float = 30.0, reconcile_seconds: float = 30.0,
-        clock: Clock = utcnow, spawn: Spawn = start_thread, backoff: Backoff = retry.backoff,
-        wake: Callable[[], Any] = threading.Event, offload: Offload | None = None,
-        housekeeping: Chore | None = None, spawn_attempt: Spawn | None = None,
-        os_lock: Callable[[], Any] = threading.Lock,
+        self, store: JobStore, registry: TaskRegistry, sink: EventSink,
+        settings: NodeSettings | None = None, runtime: NodeRuntime | None = None,
     ) -> None:
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.concurrency, self.limit, self.lease_seconds = concurrency, limit, lease_seconds
-        self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
+        self.settings = settings = settings or NodeSettings()
+        runtime = runtime or NodeRuntime()
+        self.name, self.concurrency = settings.name, settings.concurrency
+        self.limit = settings.limit
         self._store, self._registry, self._sink = store, registry, sink
-        self._clock, self._spawn, self._offload = clock, spawn, offload
-        # Attempts may run on reused workers (WorkerThreads) rather than one spawn each.
-        self._spawn_attempt = spawn_attempt or spawn
-        self._backoff, self._event = backoff, wake
-        # The lock an attempt's context uses: it must work between `offload`'s threads and
-        # the node's (under eventlet, the unpatched threading.Lock).
-        self._os_lock = os_lock
-        # Called with `now` on every healthy tick; it decides itself when it is due and must
-        # not block (e.g. the retention prune spawns its own worker).
-        self._housekeeping = housekeeping
+        clock = self._clock = runtime.clock
+        self._spawn, self._offload = runtime.spawn, runtime.offload
+        self._spawn_attempt = runtime.spawn_attempt or runtime.spawn
+        self._backoff, self._event = runtime.backoff, runtime.wake
+        self._os_lock, self._housekeeping = runtime.os_lock, runtime.housekeeping
         self._queue = QueueMirror(store, clock)
         self._running = RunningAttempts()
         self._watchdog = Watchdog(store, self._running, name=self.name,
-                                  lease_seconds=lease_seconds, clock=clock, publish=self._publish)
-        self._drain_lock = threading.RLock()  # re-entrant: a 2nd signal may nest a stop()
-        self._wake, self._drain_wake, self._hurry = wake(), wake(), wake()
-        self._watch_stop, self._finished = wake(), wake()
+                                  lease_seconds=self.settings.lease_seconds, clock=clock,
+                                  publish=self._publish)
+        self._drainer = Drain(self._running, self.settings.grace_seconds, runtime.wake)
+        self._wake, self._watch_stop = runtime.wake(), runtime.wake()
         self._started = self._stopping = False
-        self._needs_sync = True
-        self._failures = 0
+        self._needs_sync, self._failures = True, 0
         self._error_until: datetime | None = None
         self._blocked_until: datetime | None = None
         self._loop_thread: int | None = None
@@ -136,10 +103,8 @@ class SchedulerNode:
     def request_stop(self, graceful: bool = True) -> None:
         """Ask the node to stop without blocking (safe in a signal handler)."""
         self._stopping = True
-        if not graceful:
-            self._hurry.set()
+        self._drainer.request(graceful)
         self._wake.set()
-        self._drain_wake.set()
 
     def stop(self, graceful: bool = True) -> None:
         """Stop claiming, let attempts run for grace_seconds (none if not graceful), hand
@@ -149,7 +114,8 @@ class SchedulerNode:
         loop = self._loop_thread
         if loop is not None and loop != threading.get_ident():
             # run_forever drains on its own thread; wait for it, but never forever.
-            if self._finished.wait(self.grace_seconds + 2 * JOIN_BUDGET_SECONDS + 1):
+            budget = self.settings.grace_seconds + 2 * JOIN_BUDGET_SECONDS + 1
+            if self._drainer.finished.wait(budget):
                 return
         self._drain()
 
@@ -201,13 +167,6 @@ class SchedulerNode:
             attempt.ctx.stop("cancelled")
         self._wake.set()
 
-    def cancel_local(self, job_id: int) -> bool:
-        """Stop this node's attempt of a job the store has just cancelled (in-process signal)."""
-        hits = self._running.of_jobs({job_id})
-        for attempt in hits:
-            attempt.ctx.stop("cancelled")
-        return bool(hits)
-
     def reconcile(self) -> bool:
         """Resync the heap with the store's pending jobs (periodically, after a reconnect)."""
         try:
@@ -236,22 +195,21 @@ class SchedulerNode:
     @property
     def stopped(self) -> bool:
         """True once stop() finished: attempts ended or handed back, node row stopped."""
-        return self._finished.is_set()
+        return self._drainer.finished.is_set()
 
     # -- claiming ---------------------------------------------------------------------------
 
     def _sync(self) -> None:
         """(Re-)register the node and reload the heap: at start and after store errors."""
-        info = NodeInfo(self.name, socket.gethostname(), os.getpid(), self.concurrency,
-                        {"limit": self.limit, "lease_seconds": self.lease_seconds})
-        self._store.register_node(info, self.lease_seconds)
+        self._store.register_node(self.settings.node_info(), self.settings.lease_seconds)
         self._reconcile()
         self._needs_sync = False
 
     def _housekeep(self, now: datetime) -> None:
         if now >= self._next_rescue:
             finished = self._store.rescue_expired(self._backoff)
-            self._next_rescue = now + timedelta(seconds=rescue_interval(self.lease_seconds))
+            interval = rescue_interval(self.settings.lease_seconds)
+            self._next_rescue = now + timedelta(seconds=interval)
             for item in finished:
                 log.warning("job %s node %s: rescued an expired lease -> %s",
                             item.job_id, self.name, item.status.value,
@@ -273,7 +231,8 @@ class SchedulerNode:
             ids = self._queue.candidates(now, free + EXTRA_CANDIDATES)
             if not ids:
                 return
-            claims = self._store.claim(ids, self.name, free, self.limit, self.lease_seconds)
+            claims = self._store.claim(ids, self.name, free, self.limit,
+                                       self.settings.lease_seconds)
             self._queue.forget(c.id for c in claims)
             for claim in claims:
                 self._start_attempt(claim)
@@ -289,7 +248,7 @@ class SchedulerNode:
 
     def _reconcile(self) -> None:
         self._queue.reconcile()
-        self._next_reconcile = self._clock() + timedelta(seconds=self.reconcile_seconds)
+        self._next_reconcile = self._clock() + timedelta(seconds=self.settings.reconcile_seconds)
 
     def _sleep_seconds(self) -> float:
         """Seconds until the next reason to tick; events (notify, finish, stop) cut it short."""
@@ -372,14 +331,16 @@ class SchedulerNode:
         try:
             if outcome is None:
                 attempt.ctx.stop("cancelled")
-                finished = self._write(lambda: self._store.hand_back(claim), claim)
+                finished = write_final(lambda: self._store.hand_back(claim),
+                                       claim.id, self.name)
             else:
-                finished = self._write(lambda: self._store.finish(claim, outcome), claim)
-            self._after_settle(claim, outcome, finished, self._elapsed(attempt))
+                finished = write_final(lambda: self._store.finish(claim, outcome),
+                                       claim.id, self.name)
+            self._after_settle(claim, outcome, finished, attempt.elapsed(self._clock()))
         finally:
             self._running.release(attempt)
             self._wake.set()  # the slot is free: refill it now, not at the next timer
-            self._drain_wake.set()
+            self._drainer.wake()
 
     def _after_settle(self, claim: ClaimedJob, outcome: Outcome | None,
                       finished: Finished | None, seconds: float | None = None) -> None:
@@ -395,28 +356,6 @@ class SchedulerNode:
                                     transition=moved("running", finished.status.value),
                                     duration_seconds=seconds))
         self._published([finished])
-
-    def _elapsed(self, attempt: Attempt) -> float:
-        """Seconds the attempt has run (node clock): its deadline is start + timeout."""
-        started = attempt.deadline - timedelta(seconds=attempt.claim.timeout_seconds)
-        return max((self._clock() - started).total_seconds(), 0.0)
-
-    def _write(self, call: Callable[[], Finished | None], claim: ClaimedJob) -> Finished | None:
-        """A final write, retried through brief store errors; past that the lease expires
-        and a live node rescues the job, so giving up loses nothing."""
-        for delay in (*WRITE_RETRY_DELAYS, None):
-            try:
-                return call()
-            except Exception:
-                if delay is None:
-                    log.warning("job %s node %s: store error on final write; giving up: its "
-                                "lease will expire and the job be rescued", claim.id,
-                                self.name, exc_info=True)
-                    return None
-                log.warning("job %s node %s: store error on final write; retrying in %.2f s",
-                            claim.id, self.name, delay)
-                time.sleep(delay)  # green under eventlet's monkey patching
-        return None
 
     def _published(self, finished: list[Finished]) -> None:
         """Publish each change and put jobs that are pending again back in the heap."""
@@ -440,47 +379,14 @@ class SchedulerNode:
 
     def _drain(self) -> None:
         """Wait up to grace for attempts, hand back the rest, stop the node's row."""
-        with self._drain_lock:
-            self._wait_for_attempts()
-            if self._finished.is_set():
-                return  # a nested stop (second signal) already finished the job
-            remaining = self._running.active()
-            for attempt in remaining:
-                self._settle(attempt, None)
-            # Attempts that ended just before the hand-back may still be writing how they
-            # ended; the process must not exit under them (the job would stay running until
-            # its lease expired, then run again).
-            self._wait_until(self._idle, JOIN_BUDGET_SECONDS)
-            self._watch_stop.set()
-            self._join_workers([self._watch_handle, *(a.handle for a in remaining)])
-            try:
-                self._store.stop_node(self.name)
-            except Exception:
-                log.warning("node %s: could not mark the node stopped", self.name, exc_info=True)
-            log.info("node %s: stopped", self.name)
-            self._finished.set()
+        self._drainer.run(lambda attempt: self._settle(attempt, None), self._close)
 
-    def _wait_for_attempts(self) -> None:
-        """The grace period: until every attempt has ended and written its end, or a hurry."""
-        self._wait_until(lambda: self._idle() or self._hurry.is_set(), self.grace_seconds)
-
-    def _idle(self) -> bool:
-        """No slot held: every attempt ended and its final write is done (not just begun)."""
-        return len(self._running) == 0
-
-    def _wait_until(self, done: Callable[[], bool], seconds: float) -> None:
-        """Wait up to `seconds` for `done()`; settles and stop requests wake the check."""
-        deadline = time.monotonic() + seconds
-        while not done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._drain_wake.clear()
-            if not done():  # re-check after clear: a release in between is not missed
-                self._drain_wake.wait(remaining)
-
-    def _join_workers(self, handles: list[Any]) -> None:
-        deadline = time.monotonic() + JOIN_BUDGET_SECONDS
-        for handle in handles:
-            if handle is not None:
-                _join(handle, max(0.0, deadline - time.monotonic()))
+    def _close(self, handed_back: list[Any]) -> None:
+        """After the hand-back: stop the watchdog, join the workers, mark the node stopped."""
+        self._watch_stop.set()
+        join_all([self._watch_handle, *handed_back])
+        try:
+            self._store.stop_node(self.name)
+        except Exception:
+            log.warning("node %s: could not mark the node stopped", self.name, exc_info=True)
+        log.info("node %s: stopped", self.name)

@@ -73,10 +73,6 @@ class InvalidTransition(Exception):
         self.target = target
 
 
-def can_transition(current: JobStatus | str, target: JobStatus | str) -> bool:
-    return JobStatus(target) in TRANSITIONS[JobStatus(current)]
-
-
 def transition(current: JobStatus | str, target: JobStatus | str) -> JobStatus:
     """Return `target` if the table allows current -> target, else raise InvalidTransition."""
     current, target = JobStatus(current), JobStatus(target)

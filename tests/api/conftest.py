@@ -17,8 +17,8 @@ from jobsched.extensions import db
 from jobsched.models import Execution, Job, User
 from jobsched.runtime import add_audience, event_sink
 from jobsched.scheduler.clock import utcnow
-from jobsched.scheduler.events import RecordingSink
 from tests.conftest import PASSWORD, make_token
+from tests.helpers import RecordingSink
 
 BASE = "/jobs/api"
 

@@ -10,12 +10,13 @@ from sqlalchemy import create_engine, func, select
 
 from jobsched.extensions import db
 from jobsched.runner import build_service
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
+from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.storage.retention import PRUNE_LOCK_KEY, AutoPrune, retention_chore
 from jobsched.tasks.builtin import build_registry
 from tests.conftest import make_user
 from tests.helpers import T0, FakeClock, RecordingSink, wait_until
+from tests.memory import MemoryStore
 from tests.ops.seed import finished_job, job_ids
 
 HOUR = timedelta(hours=1)
@@ -118,8 +119,9 @@ def test_retention_days_decide_whether_there_is_a_chore():
 def test_the_node_hands_its_housekeeping_the_time_on_each_tick():
     clock = FakeClock()
     seen: list = []
-    node = SchedulerNode(InMemoryJobStore(clock), build_registry(enable_shell=False, modules=[]),
-                         RecordingSink(), name="n1", clock=clock, housekeeping=seen.append)
+    node = SchedulerNode(MemoryStore(clock), build_registry(enable_shell=False, modules=[]),
+                         RecordingSink(), NodeSettings(name="n1"),
+                         NodeRuntime(clock=clock, housekeeping=seen.append))
     node.tick()
     clock.advance(5)
     node.tick()

@@ -11,22 +11,12 @@ from flask import Flask
 from flask.logging import default_handler
 
 from jobsched.logging_setup import JsonFormatter, configure_logging, make_formatter
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
+from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.scheduler.states import JobStatus
 from jobsched.tasks.builtin import build_registry
-from tests.helpers import FakeClock, RecordingSink
-
-
-class Done:
-    def join(self, timeout: float | None = None) -> None:
-        return None
-
-
-def sync_spawn(fn, *args) -> Done:
-    """Run attempts on the caller's thread, so one tick runs a job to its end."""
-    fn(*args)
-    return Done()
+from tests.helpers import FakeClock, RecordingSink, run_in_place
+from tests.memory import MemoryStore
 
 
 @pytest.fixture
@@ -44,10 +34,10 @@ def root() -> Iterator[logging.Logger]:
 def run_one_job(task: str, args: dict) -> int:
     """A node runs one job to its end; returns the job id."""
     clock = FakeClock()
-    store = InMemoryJobStore(clock)
+    store = MemoryStore(clock)
     job = store.add(task=task, args=args, max_attempts=1)
     node = SchedulerNode(store, build_registry(enable_shell=False, modules=[]), RecordingSink(),
-                         name="n1", clock=clock, spawn=sync_spawn)
+                         NodeSettings(name="n1"), NodeRuntime(clock=clock, spawn=run_in_place))
     node.tick()
     assert store.get(job.id).status in (JobStatus.COMPLETED, JobStatus.FAILED)
     return job.id

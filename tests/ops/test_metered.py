@@ -6,10 +6,10 @@ from prometheus_client import CollectorRegistry
 
 from jobsched.metrics.metered import MeteredStore
 from jobsched.metrics.process import SchedulerMetrics
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.states import ExecutionStatus
 from jobsched.scheduler.store import NodeInfo, Outcome
 from tests.helpers import T0, FakeClock
+from tests.memory import MemoryStore
 
 
 class Ticks:
@@ -38,8 +38,8 @@ def ticks() -> Ticks:
 
 
 @pytest.fixture
-def inner(clock) -> InMemoryJobStore:
-    return InMemoryJobStore(clock)
+def inner(clock) -> MemoryStore:
+    return MemoryStore(clock)
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ from sqlalchemy import create_engine
 from jobsched.metrics.database import QueueCollector
 from jobsched.metrics.server import serve_metrics
 from jobsched.runner import build_service
-from jobsched.scheduler.events import RecordingSink
 from tests.conftest import make_user
-from tests.helpers import wait_until
+from tests.helpers import RecordingSink, wait_until
 from tests.ops.seed import add_execution, add_job, add_node, ago, finished_job, parse, value
 
 LIMIT = 5

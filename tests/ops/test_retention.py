@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from jobsched.extensions import db
 from jobsched.realtime.facts import FACTS_EVENT, decode
 from jobsched.scheduler.clock import utcnow
-from jobsched.scheduler.events import JobDeleted, RecordingSink
+from jobsched.scheduler.events import JobDeleted
 from jobsched.storage.retention import PRUNE_LOCK_KEY, count_prunable, locked_prune, prune_jobs
 from tests.conftest import make_user
+from tests.helpers import RecordingSink
 from tests.ops.seed import add_execution, add_job, ago, execution_job_ids, finished_job, job_ids
 from tests.services import redis_url
 

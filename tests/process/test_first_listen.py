@@ -7,11 +7,12 @@ from sqlalchemy import text
 
 from jobsched.extensions import db
 from jobsched.runner import ResyncAfterListen, build_service
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
+from jobsched.scheduler.nodeconfig import NodeSettings
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.storage.store import SqlJobStore
 from tests.helpers import RecordingSink, wait_until
+from tests.memory import MemoryStore
 
 
 @pytest.fixture
@@ -45,7 +46,8 @@ def test_the_heap_is_loaded_once_at_start_and_again_after_a_reconnect(app, loads
 
 class CountingNode(SchedulerNode):
     def __init__(self) -> None:
-        super().__init__(InMemoryJobStore(), TaskRegistry(), RecordingSink(), name="n")
+        super().__init__(MemoryStore(), TaskRegistry(), RecordingSink(),
+                         NodeSettings(name="n"))
         self.reconciles = 0
 
     def reconcile(self) -> bool:

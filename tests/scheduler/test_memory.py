@@ -1,26 +1,17 @@
-"""InMemoryJobStore honours the JobStore docstrings (the shared contract suite runs too)."""
+"""InMemoryJobStore (through MemoryStore) honours the JobStore docstrings (the shared contract
+suite runs too)."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
 
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.states import ExecutionStatus, InvalidTransition, JobStatus
 from jobsched.scheduler.store import Finished, NodeConflict, NodeInfo, Outcome
-from tests.helpers import T0, FakeClock
+from tests.helpers import T0
+from tests.memory import MemoryStore
 
 DONE = Outcome(ExecutionStatus.COMPLETED, result={"ok": True}, output="out\n")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock) -> InMemoryJobStore:
-    return InMemoryJobStore(clock)
 
 
 def test_claim_takes_eligible_candidates_in_queue_order_within_limits(store):
@@ -155,7 +146,7 @@ def test_pending_fetch_update_retry_delete(store):
 
 
 def test_nodes_register_stop_and_conflict(clock):
-    store = InMemoryJobStore(clock, exclusive=True)
+    store = MemoryStore(clock, exclusive=True)
     store.register_node(NodeInfo("a", "host", 1, 3), 30)
     store.register_node(NodeInfo("a", "host", 1, 3), 30)  # reviving oneself is fine
     with pytest.raises(NodeConflict):

@@ -8,17 +8,17 @@ from typing import Any
 
 import pytest
 
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.mirror import QueueMirror
 from jobsched.scheduler.states import Priority
 from jobsched.scheduler.store import Dequeued, QueuedJob
-from tests.helpers import T0, FakeClock
+from tests.helpers import T0
+from tests.memory import MemoryStore
 
 
 class CountingStore:
     """A store that counts its reads and can run a hook in the middle of pending()."""
 
-    def __init__(self, store: InMemoryJobStore) -> None:
+    def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.calls: Counter[str] = Counter()
         self.during_pending: Callable[[], Any] | None = None
@@ -39,13 +39,8 @@ class CountingStore:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def store(clock) -> CountingStore:
-    return CountingStore(InMemoryJobStore(clock))
+    return CountingStore(MemoryStore(clock))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""SchedulerNode against InMemoryJobStore: order, limits, retries, leases, stopping."""
+"""SchedulerNode against MemoryStore: order, limits, retries, leases, stopping."""
 from __future__ import annotations
 
 import threading
@@ -8,29 +8,17 @@ from typing import Any
 
 import pytest
 
-from jobsched.scheduler import node as node_module
+from jobsched.scheduler import finalwrite
 from jobsched.scheduler.events import JobChanged
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.node import SchedulerNode
+from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.scheduler.ordering import queue_key
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.scheduler.states import JobStatus
 from jobsched.scheduler.store import Dequeued, NodeConflict, NodeInfo
 from jobsched.tasks.builtin import build_registry
-from tests.helpers import T0, FakeClock, RecordingSink, wait_until
-
-
-class Done:
-    """Handle of work that already ran."""
-
-    def join(self, timeout: float | None = None) -> None:
-        return None
-
-
-def sync_spawn(fn, *args) -> Done:
-    """Run the attempt right away, on the caller's thread: ticks become deterministic."""
-    fn(*args)
-    return Done()
+from tests.helpers import T0, Done, FakeClock, RecordingSink, wait_until
+from tests.memory import MemoryStore
 
 
 def registry_with(**extra) -> TaskRegistry:
@@ -40,32 +28,13 @@ def registry_with(**extra) -> TaskRegistry:
     return registry
 
 
-def make_node(store, clock=None, registry=None, sink=None, **options: Any) -> SchedulerNode:
-    options.setdefault("spawn", sync_spawn)
-    options.setdefault("backoff", lambda attempt: 2.0**attempt)
-    return SchedulerNode(
-        store, registry or registry_with(), sink or RecordingSink(), name="n1",
-        clock=clock or store.now, **options,
-    )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock) -> InMemoryJobStore:
-    return InMemoryJobStore(clock)
-
-
 def statuses(store, job_id) -> list[str]:
     return [e.status.value for e in store.get(job_id).executions]
 
 
 # -- order and limits ---------------------------------------------------------------------
 
-def test_runs_by_priority_then_earliest_deadline_with_limit_one(store, clock):
+def test_runs_by_priority_then_earliest_deadline_with_limit_one(store, clock, make_node):
     ran: list[int] = []
     registry = registry_with(record=lambda ctx, n: ran.append(n))
     specs = [("low", None), ("medium", 30), ("high", None), ("medium", 10), ("high", 50),
@@ -93,7 +62,7 @@ class NotifyingSink(RecordingSink):
 
 
 def test_limit_is_never_exceeded_across_two_nodes():
-    store, lock = InMemoryJobStore(), threading.Lock()
+    store, lock = MemoryStore(), threading.Lock()
     seen = {"now": 0, "max": 0}
 
     def busy(ctx):
@@ -108,7 +77,8 @@ def test_limit_is_never_exceeded_across_two_nodes():
     registry, nodes = registry_with(busy=busy), []
     sink = NotifyingSink(nodes)
     for name in ("a", "b"):
-        nodes.append(SchedulerNode(store, registry, sink, name=name, concurrency=3, limit=3))
+        nodes.append(SchedulerNode(store, registry, sink,
+                                   NodeSettings(name=name, concurrency=3, limit=3)))
     threads = [threading.Thread(target=n.run_forever, daemon=True) for n in nodes]
     for thread in threads:
         thread.start()
@@ -123,7 +93,7 @@ def test_limit_is_never_exceeded_across_two_nodes():
     assert {store.get(j.id).executions[0].node for j in jobs} <= {"a", "b"}
 
 
-def test_waiting_job_does_not_block_and_run_at_is_honoured(store, clock):
+def test_waiting_job_does_not_block_and_run_at_is_honoured(store, clock, make_node):
     later = store.add(task="echo", args={"message": 1}, priority="high",
                       run_at=T0 + timedelta(seconds=60))
     now = store.add(task="echo", args={"message": 2}, priority="low")
@@ -140,10 +110,10 @@ def test_waiting_job_does_not_block_and_run_at_is_honoured(store, clock):
 
 
 def test_a_free_slot_is_refilled_within_100_ms():
-    store = InMemoryJobStore()
+    store = MemoryStore()
     jobs = [store.add(task="sleep", args={"seconds": 0.05}) for _ in range(4)]
-    node = SchedulerNode(store, registry_with(), RecordingSink(), name="n1", concurrency=1,
-                         limit=1)
+    node = SchedulerNode(store, registry_with(), RecordingSink(),
+                         NodeSettings(name="n1", concurrency=1, limit=1))
     thread = threading.Thread(target=node.run_forever, daemon=True)
     thread.start()
     try:
@@ -158,7 +128,7 @@ def test_a_free_slot_is_refilled_within_100_ms():
     assert all(0 <= gap < 0.1 for gap in gaps), gaps
 
 
-def test_notified_job_runs_without_rereading_the_table(store, clock):
+def test_notified_job_runs_without_rereading_the_table(store, clock, make_node):
     node = make_node(store, clock)
     node.tick()
     job = store.add(task="echo", args={"message": "hi"})
@@ -168,7 +138,7 @@ def test_notified_job_runs_without_rereading_the_table(store, clock):
     assert store.get(job.id).result == "hi"
 
 
-def test_an_edit_reorders_the_queue_at_once(store, clock):
+def test_an_edit_reorders_the_queue_at_once(store, clock, make_node):
     ran: list[int] = []
     registry = registry_with(record=lambda ctx, n: ran.append(n))
     node = make_node(store, clock, registry, concurrency=1, limit=1)
@@ -194,8 +164,8 @@ def count_fetches(store, monkeypatch) -> list[set[int]]:
     return fetched
 
 
-def test_a_notified_queue_state_is_applied_without_a_read_and_wakes(store, clock,
-                                                                    monkeypatch):
+def test_a_notified_queue_state_is_applied_without_a_read_and_wakes(store, clock, monkeypatch,
+                                                                    make_node):
     node = make_node(store, clock)
     node.tick()
     fetched = count_fetches(store, monkeypatch)
@@ -208,7 +178,7 @@ def test_a_notified_queue_state_is_applied_without_a_read_and_wakes(store, clock
     assert fetched == []
 
 
-def test_a_notified_departure_drops_the_job_without_waking(store, clock, monkeypatch):
+def test_a_notified_departure_drops_the_job_without_waking(store, clock, monkeypatch, make_node):
     job = store.add(task="echo", run_at=T0 + timedelta(seconds=60))
     node = make_node(store, clock)
     node.tick()
@@ -219,7 +189,7 @@ def test_a_notified_departure_drops_the_job_without_waking(store, clock, monkeyp
     assert fetched == []
 
 
-def test_bare_ids_are_reread_next_to_notified_states(store, clock, monkeypatch):
+def test_bare_ids_are_reread_next_to_notified_states(store, clock, monkeypatch, make_node):
     node = make_node(store, clock)
     node.tick()
     fetched = count_fetches(store, monkeypatch)
@@ -229,7 +199,7 @@ def test_bare_ids_are_reread_next_to_notified_states(store, clock, monkeypatch):
     assert node.queued_count() == 2
 
 
-def test_stale_candidate_is_dropped_not_retried_forever(store, clock):
+def test_stale_candidate_is_dropped_not_retried_forever(store, clock, make_node):
     node = make_node(store, clock)
     job = store.add(task="echo", args={"message": 1})
     node.tick()
@@ -242,7 +212,7 @@ def test_stale_candidate_is_dropped_not_retried_forever(store, clock):
     assert store.get(job.id).status is JobStatus.COMPLETED
 
 
-def test_unknown_task_fails_the_attempt(store, clock):
+def test_unknown_task_fails_the_attempt(store, clock, make_node):
     job = store.add(task="not-registered", max_attempts=1)
     make_node(store, clock).tick()
     record = store.get(job.id)
@@ -252,7 +222,7 @@ def test_unknown_task_fails_the_attempt(store, clock):
 
 # -- retries, time-outs, progress ----------------------------------------------------------
 
-def test_failed_attempts_retry_after_backoff_then_fail(store, clock):
+def test_failed_attempts_retry_after_backoff_then_fail(store, clock, make_node):
     job = store.add(task="fail", args={"message": "nope"}, max_attempts=3)
     node = make_node(store, clock)
     node.tick()
@@ -273,16 +243,16 @@ def test_failed_attempts_retry_after_backoff_then_fail(store, clock):
     assert record.finished_at == clock()
 
 
-def test_default_backoff_is_jittered_exponential(store, clock):
+def test_default_backoff_is_jittered_exponential(store, clock, sync_spawn):
     job = store.add(task="fail", max_attempts=2)
-    node = SchedulerNode(store, registry_with(), RecordingSink(), name="n1", clock=clock,
-                         spawn=sync_spawn)
+    node = SchedulerNode(store, registry_with(), RecordingSink(), NodeSettings(name="n1"),
+                         NodeRuntime(clock=clock, spawn=sync_spawn))
     node.tick()
     delay = (store.get(job.id).run_at - T0).total_seconds()
     assert 1.6 <= delay <= 2.4
 
 
-def test_timeout_stops_the_attempt_and_retries(store, clock):
+def test_timeout_stops_the_attempt_and_retries(store, clock, make_node):
     job = store.add(task="sleep", args={"seconds": 3600}, timeout_seconds=5)
     node = make_node(store, clock, spawn=threaded)
     node.tick()
@@ -304,7 +274,7 @@ def threaded(fn, *args) -> threading.Thread:
     return thread
 
 
-def test_progress_and_output_are_reported_while_running(store, clock):
+def test_progress_and_output_are_reported_while_running(store, clock, make_node):
     gate = threading.Event()
 
     def work(ctx):
@@ -326,7 +296,7 @@ def test_progress_and_output_are_reported_while_running(store, clock):
     wait_until(lambda: store.get(job.id).status is JobStatus.COMPLETED)
 
 
-def test_events_are_published_after_the_store_changed(store, clock):
+def test_events_are_published_after_the_store_changed(store, clock, make_node):
     seen: list[JobStatus] = []
 
     class CheckingSink:
@@ -341,7 +311,7 @@ def test_events_are_published_after_the_store_changed(store, clock):
 
 # -- cancel, rescue, lost leases ---------------------------------------------------------
 
-def test_cancel_of_a_running_job_stops_it(store, clock):
+def test_cancel_of_a_running_job_stops_it(store, clock, make_node):
     sink = RecordingSink()
     job = store.add(task="sleep", args={"seconds": 3600})
     node = make_node(store, clock, sink=sink, spawn=threaded)
@@ -359,17 +329,22 @@ def test_cancel_of_a_running_job_stops_it(store, clock):
     assert sink.events == [JobChanged(job.id, 1)]  # the claim; the lost finish wrote nothing
 
 
-def test_cancel_local_stops_at_once(store, clock):
+def test_a_cancel_stops_only_the_cancelled_jobs_attempt(store, clock, make_node):
     job = store.add(task="sleep", args={"seconds": 3600})
+    other = store.add(task="sleep", args={"seconds": 3600})
     node = make_node(store, clock, spawn=threaded)
     node.tick()
     store.cancel(job.id)
-    assert node.cancel_local(job.id) and not node.cancel_local(999)
-    wait_until(lambda: not node.running_jobs(), timeout=2)
-    assert store.get(job.id).status is JobStatus.CANCELLED
+    node.watch()  # the lost-lease check reaches the running attempt
+    try:
+        wait_until(lambda: node.running_jobs() == [other.id], timeout=2)
+        assert store.get(job.id).status is JobStatus.CANCELLED
+        assert store.get(other.id).status is JobStatus.RUNNING
+    finally:
+        node.stop(graceful=False)
 
 
-def test_rescue_marks_the_execution_lost_and_requeues(store, clock):
+def test_rescue_marks_the_execution_lost_and_requeues(store, clock, make_node):
     job = store.add(task="echo", args={"message": "again"}, max_attempts=2)
     store.claim([job.id], "dead", 1, 3, 30)  # a node that then died
     node = make_node(store, clock, backoff=lambda attempt: 5.0)
@@ -389,7 +364,7 @@ def test_rescue_marks_the_execution_lost_and_requeues(store, clock):
         ("lost", "dead"), ("completed", "n1")]
 
 
-def test_rescue_without_attempts_left_fails(store, clock):
+def test_rescue_without_attempts_left_fails(store, clock, make_node):
     job = store.add(task="echo", args={"message": 1}, max_attempts=1)
     store.claim([job.id], "dead", 1, 3, 30)
     store.expire_leases()
@@ -398,7 +373,7 @@ def test_rescue_without_attempts_left_fails(store, clock):
     assert statuses(store, job.id) == ["lost"]
 
 
-def test_lost_lease_means_the_late_finish_writes_nothing(store, clock):
+def test_lost_lease_means_the_late_finish_writes_nothing(store, clock, make_node):
     gate = threading.Event()
     sink = RecordingSink()
     job = store.add(task="gated")
@@ -415,7 +390,7 @@ def test_lost_lease_means_the_late_finish_writes_nothing(store, clock):
     assert sink.events == [JobChanged(job.id, 1)]
 
 
-def test_heartbeat_keeps_leases_alive(store, clock):
+def test_heartbeat_keeps_leases_alive(store, clock, make_node):
     gate = threading.Event()
     job = store.add(task="gated")
     node = make_node(store, clock, registry_with(gated=lambda ctx: gate.wait(5)),
@@ -433,7 +408,7 @@ def test_heartbeat_keeps_leases_alive(store, clock):
 
 # -- stopping ---------------------------------------------------------------------------
 
-def test_graceful_stop_hands_back_what_did_not_finish(store, clock):
+def test_graceful_stop_hands_back_what_did_not_finish(store, clock, make_node):
     job = store.add(task="sleep", args={"seconds": 3600})
     node = make_node(store, clock, spawn=threaded, grace_seconds=0.1)
     node.tick()
@@ -447,7 +422,7 @@ def test_graceful_stop_hands_back_what_did_not_finish(store, clock):
     assert store.get(job.id).status is JobStatus.PENDING  # a stopped node claims nothing
 
 
-def test_graceful_stop_lets_a_short_job_finish(store, clock):
+def test_graceful_stop_lets_a_short_job_finish(store, clock, make_node):
     gate = threading.Event()
     job = store.add(task="gated")
     node = make_node(store, clock, registry_with(gated=lambda ctx: gate.wait(5)),
@@ -460,7 +435,7 @@ def test_graceful_stop_lets_a_short_job_finish(store, clock):
     assert store.get(job.id).status is JobStatus.COMPLETED
 
 
-def test_second_stop_hands_back_at_once(store, clock):
+def test_second_stop_hands_back_at_once(store, clock, make_node):
     job = store.add(task="sleep", args={"seconds": 3600})
     node = make_node(store, clock, spawn=threaded, grace_seconds=60)
     node.tick()
@@ -477,7 +452,7 @@ def test_second_stop_hands_back_at_once(store, clock):
 class SlowFinishStore:
     """Delegates to a real store; finish() waits for `release` (a slow final write)."""
 
-    def __init__(self, inner: InMemoryJobStore) -> None:
+    def __init__(self, inner: MemoryStore) -> None:
         self.inner = inner
         self.writing, self.release = threading.Event(), threading.Event()
 
@@ -490,7 +465,7 @@ class SlowFinishStore:
         return self.inner.finish(*args)
 
 
-def test_stop_waits_for_a_final_write_in_flight(store, clock):
+def test_stop_waits_for_a_final_write_in_flight(store, clock, make_node):
     slow = SlowFinishStore(store)
     job = store.add(task="echo", args={"message": 1})
     node = make_node(slow, clock, spawn=threaded, grace_seconds=10)
@@ -511,7 +486,7 @@ def test_stop_waits_for_a_final_write_in_flight(store, clock):
 class FlakyStore:
     """Delegates to a real store, but the named methods raise the next N times."""
 
-    def __init__(self, inner: InMemoryJobStore) -> None:
+    def __init__(self, inner: MemoryStore) -> None:
         self.inner = inner
         self.failures: dict[str, int] = {}
 
@@ -527,7 +502,7 @@ class FlakyStore:
         return call
 
 
-def test_store_errors_are_survived_and_followed_by_a_resync(store, clock, caplog):
+def test_store_errors_are_survived_and_followed_by_a_resync(store, clock, caplog, make_node):
     flaky = FlakyStore(store)
     job = store.add(task="echo", args={"message": 1})
     node = make_node(flaky, clock)
@@ -544,7 +519,7 @@ def test_store_errors_are_survived_and_followed_by_a_resync(store, clock, caplog
     assert store.get(job.id).status is JobStatus.COMPLETED
 
 
-def test_final_write_is_retried_through_a_brief_outage(store, clock):
+def test_final_write_is_retried_through_a_brief_outage(store, clock, make_node):
     flaky = FlakyStore(store)
     job = store.add(task="echo", args={"message": 1})
     flaky.failures = {"finish": 2}
@@ -552,10 +527,10 @@ def test_final_write_is_retried_through_a_brief_outage(store, clock):
     assert store.get(job.id).status is JobStatus.COMPLETED
 
 
-def test_a_given_up_final_write_leaves_the_job_to_be_rescued(store, clock, monkeypatch):
+def test_a_given_up_final_write_leaves_the_job_to_be_rescued(store, clock, monkeypatch, make_node):
     """The node forgets an attempt whose end it could not write; its heartbeat must then
     stop renewing that lease, or the job would stay running (and hold a slot) forever."""
-    monkeypatch.setattr(node_module, "WRITE_RETRY_DELAYS", ())  # give up after one try
+    monkeypatch.setattr(finalwrite, "WRITE_RETRY_DELAYS", ())  # give up after one try
     flaky = FlakyStore(store)
     job = store.add(task="echo", args={"message": 1})
     node = make_node(flaky, clock, lease_seconds=30)
@@ -573,7 +548,7 @@ def test_a_given_up_final_write_leaves_the_job_to_be_rescued(store, clock, monke
 class SlowClaimStore:
     """Delegates to a real store; each claim takes `seconds` of the fake clock."""
 
-    def __init__(self, inner: InMemoryJobStore, clock: FakeClock, seconds: float) -> None:
+    def __init__(self, inner: MemoryStore, clock: FakeClock, seconds: float) -> None:
         self.inner, self.clock, self.seconds = inner, clock, seconds
 
     def __getattr__(self, name: str):
@@ -584,7 +559,7 @@ class SlowClaimStore:
         return self.inner.claim(*args)
 
 
-def test_a_timeout_counts_from_the_attempt_start_not_the_tick(store, clock):
+def test_a_timeout_counts_from_the_attempt_start_not_the_tick(store, clock, make_node):
     job = store.add(task="sleep", args={"seconds": 3600}, timeout_seconds=10)
     node = make_node(SlowClaimStore(store, clock, 5), clock, spawn=threaded)
     node.tick()
@@ -597,7 +572,7 @@ def test_a_timeout_counts_from_the_attempt_start_not_the_tick(store, clock):
     wait_until(lambda: statuses(store, job.id) == ["timed_out"], timeout=5)
 
 
-def test_failed_heartbeats_log_one_traceback_per_outage(store, clock, caplog):
+def test_failed_heartbeats_log_one_traceback_per_outage(store, clock, caplog, make_node):
     flaky = FlakyStore(store)
     node = make_node(flaky, clock)
     flaky.failures = {"heartbeat": 2}
@@ -609,7 +584,7 @@ def test_failed_heartbeats_log_one_traceback_per_outage(store, clock, caplog):
     assert "2 in a row" in failed[1].getMessage()
 
 
-def test_watchdog_survives_store_errors(store, clock):
+def test_watchdog_survives_store_errors(store, clock, make_node):
     flaky = FlakyStore(store)
     job = store.add(task="sleep", args={"seconds": 3600})
     node = make_node(flaky, clock, spawn=threaded)
@@ -623,14 +598,15 @@ def test_watchdog_survives_store_errors(store, clock):
     wait_until(lambda: not node.running_jobs(), timeout=2)
 
 
-def test_start_refuses_a_second_scheduler_where_only_one_may_run(clock):
-    store = InMemoryJobStore(clock, exclusive=True)
+def test_start_refuses_a_second_scheduler_where_only_one_may_run(clock, make_node):
+    store = MemoryStore(clock, exclusive=True)
     store.register_node(NodeInfo("other", "host", 1, 3), 30)
     with pytest.raises(NodeConflict):
         make_node(store, clock).start()
 
 
-def test_attempts_run_through_spawn_attempt_and_the_watchdog_through_spawn(store, clock):
+def test_attempts_run_through_spawn_attempt_and_the_watchdog_through_spawn(store, clock, make_node,
+                                                                           sync_spawn):
     store.add(task="echo", args={"message": "hi"})
     spawned: list[str] = []
 
@@ -648,7 +624,7 @@ def test_attempts_run_through_spawn_attempt_and_the_watchdog_through_spawn(store
     assert store.running_count() == 0
 
 
-def test_an_attempts_context_locks_with_the_nodes_os_lock(store, clock):
+def test_an_attempts_context_locks_with_the_nodes_os_lock(store, clock, make_node):
     """Under eventlet a CPU task runs on a real OS thread (offload) while the node's threads
     are green: their shared context must use the real lock the process passes in."""
     made: list[Any] = []

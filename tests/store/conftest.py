@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, create_engine
 
 from jobsched.database import engine_options
-from jobsched.scheduler.memory import InMemoryJobStore
 from tests.helpers import FakeClock
+from tests.memory import MemoryStore
 from tests.store.harness import MemoryBackend, SqlBackend
 
 KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -40,7 +40,7 @@ def make_harness(kind: str, request: pytest.FixtureRequest, directory: Path,
                  exclusive: bool = False) -> MemoryBackend | SqlBackend:
     if kind == "memory":
         clock = FakeClock()
-        return MemoryBackend(InMemoryJobStore(clock, exclusive=exclusive), clock)
+        return MemoryBackend(MemoryStore(clock, exclusive=exclusive), clock)
     clock = None if kind == "postgres" else FakeClock()
     return SqlBackend(sql_engine(kind, request, directory), clock)
 

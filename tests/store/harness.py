@@ -14,10 +14,10 @@ from sqlalchemy import Engine, create_engine, delete, insert, select, text, upda
 from jobsched.database import engine_options
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
-from jobsched.scheduler.memory import InMemoryJobStore
 from jobsched.scheduler.states import ExecutionStatus, JobStatus, Priority
 from jobsched.storage.store import SqlJobStore, executions, jobs, nodes
 from tests.helpers import FakeClock
+from tests.memory import MemoryStore
 
 TABLES = "executions, jobs, scheduler_nodes, api_tokens, users"
 
@@ -26,7 +26,7 @@ TABLES = "executions, jobs, scheduler_nodes, api_tokens, users"
 class MemoryBackend:
     """The in-memory store; its own helpers play the web side."""
 
-    store: InMemoryJobStore
+    store: MemoryStore
     clock: FakeClock
     name: str = "memory"
 
@@ -51,7 +51,7 @@ class MemoryBackend:
     def expire_leases(self) -> None:
         self.store.expire_leases()
 
-    def other_store(self) -> InMemoryJobStore:
+    def other_store(self) -> MemoryStore:
         """The store as another scheduler sees it (the same object: one process's memory)."""
         return self.store
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, delete, insert, text, update
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.node import SchedulerNode
+from jobsched.scheduler.nodeconfig import NodeSettings
 from jobsched.scheduler.ordering import to_micros
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.scheduler.states import Priority
@@ -286,7 +287,7 @@ def test_the_heap_follows_inserts_edits_cancels_and_deletes_without_rereading(
     postgres_database, engine, owner
 ):
     store = CountingStore(SqlJobStore(engine))
-    node = SchedulerNode(store, TaskRegistry(), RecordingSink(), name="follower")
+    node = SchedulerNode(store, TaskRegistry(), RecordingSink(), NodeSettings(name="follower"))
     listener = JobListener(postgres_database, node.notify, node.reconcile)
     listener.start()
     try:
@@ -315,7 +316,7 @@ def test_the_heap_follows_inserts_edits_cancels_and_deletes_without_rereading(
 @pytest.mark.postgres
 def test_an_old_format_notification_is_reread(postgres_database, engine, owner):
     store = CountingStore(SqlJobStore(engine))
-    node = SchedulerNode(store, TaskRegistry(), RecordingSink(), name="follower")
+    node = SchedulerNode(store, TaskRegistry(), RecordingSink(), NodeSettings(name="follower"))
     listener = JobListener(postgres_database, node.notify, node.reconcile)
     listener.start()
     try:
