@@ -1,21 +1,18 @@
 """Job and execution states, and the one closed table of allowed job transitions."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ExecutionStatus(str, Enum):
+class ExecutionStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -23,27 +20,18 @@ class ExecutionStatus(str, Enum):
     CANCELLED = "cancelled"
     LOST = "lost"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Priority(str, Enum):
+class Priority(StrEnum):
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class NodeStatus(str, Enum):
+class NodeStatus(StrEnum):
     """A scheduler node's row: running while it heartbeats, stopped once it drained."""
 
     RUNNING = "running"
     STOPPED = "stopped"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Lower runs first; not alphabetical order.
