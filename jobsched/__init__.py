@@ -57,10 +57,12 @@ def register_extensions(app: Flask) -> None:
     from .database import init_database
     from .realtime import client_manager, init_realtime
     from .runtime import init_runtime
+    from .security import init_form_limit
 
     init_database(app, db)  # per-dialect engine options, SQLite pragmas and BEGIN modes
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     init_login(login_manager, app)
+    init_form_limit(app)  # before the CSRF check, which reads the form
     csrf.init_app(app)
     limiter.init_app(app)
     socketio.init_app(

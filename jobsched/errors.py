@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .security import form_too_large_message
 
 API_PREFIX = "/jobs/api"
 
@@ -20,7 +22,7 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        response = _respond(error.code or 500, error.description or error.name)
+        response = _respond(error.code or 500, _page_message(error))
         if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             response[0].headers["Allow"] = ", ".join(error.valid_methods)
         return response
@@ -30,6 +32,15 @@ def init_error_handlers(app: Flask) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         skip_user_loading()
         return _respond(500, "Internal server error.")
+
+
+def _page_message(error: HTTPException) -> str:
+    """The error's description; Werkzeug's own 413 ("the data value transmitted exceeds the
+    capacity limit") is reworded for the person whose form was too large."""
+    if (isinstance(error, RequestEntityTooLarge) and not wants_json()
+            and error.description == RequestEntityTooLarge.description):
+        return form_too_large_message(current_app.config["MAX_FORM_MEMORY_SIZE"])
+    return error.description or error.name
 
 
 def skip_user_loading() -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .runtime import cpu_bound
 from .scheduler.clock import as_utc, utcnow
 from .scheduler.states import ExecutionStatus, JobStatus, Priority
 
@@ -74,10 +75,11 @@ class User(UserMixin, db.Model):
     )
 
     def set_password(self, password: str, method: str = "scrypt") -> None:
-        self.password_hash = generate_password_hash(password, method)
+        self.password_hash = cpu_bound(lambda: generate_password_hash(password, method))
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        stored = self.password_hash
+        return cpu_bound(lambda: check_password_hash(stored, password))
 
 
 class ApiToken(db.Model):

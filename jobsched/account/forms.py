@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import Length
+
+from ..validators import MaxLength, plain_text
 
 
 def _strip(value: str | None) -> str | None:
@@ -15,7 +16,7 @@ class TokenForm(FlaskForm):
 
     name = StringField(
         "Token name (optional)", filters=[_strip],
-        validators=[Length(max=100, message="Use at most 100 characters.")],
+        validators=[MaxLength(100), plain_text],
         description="For example the script or machine that will use it.",
         render_kw={"maxlength": 100, "autocomplete": "off"},
     )

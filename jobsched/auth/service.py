@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import User
+from ..runtime import cpu_bound
+from ..scheduler.limits import MAX_PASSWORD
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD = 8
@@ -33,6 +35,8 @@ def username_problem(username: str) -> str | None:
 def password_problem(password: str) -> str | None:
     if len(password or "") < MIN_PASSWORD:
         return f"Use at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"Use at most {MAX_PASSWORD:,} characters."
     return None
 
 
@@ -86,6 +90,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
     user = None if username_problem(username) else find_user(session, username)
     if user is None:
-        check_password_hash(_dummy_hash(hash_method()), password)
+        method = hash_method()
+        cpu_bound(lambda: check_password_hash(_dummy_hash(method), password))
         return None
     return user if user.check_password(password) else None

@@ -8,6 +8,7 @@ job meanwhile), commits, and only then publishes the fact to the event sink.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, scoped_session
 from ..database import IMMEDIATE
 from ..models import Execution, Job, User
 from ..scheduler.events import EventSink, JobChanged, JobDeleted
+from ..scheduler.limits import MAX_ARGS_BYTES, MAX_DESCRIPTION, MAX_JSON_DEPTH, nests_deeper_than
 from ..scheduler.registry import Task, TaskRegistry, UnknownTask
 from ..scheduler.states import (
     FINISHED,
@@ -294,6 +296,13 @@ def _name(value: Any) -> str:
     return name
 
 
+def _description(value: Any) -> str:
+    description = _text(value)
+    if len(description) > MAX_DESCRIPTION:
+        raise ValueError(f"Use at most {MAX_DESCRIPTION:,} characters.")
+    return description
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("Must be a string.")
@@ -310,10 +319,19 @@ def _task_name(value: Any) -> str:
 def _args(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("Must be a JSON object.")
+    if nests_deeper_than(value):  # first: the checks after it walk or serialise the value
+        raise ValueError(f"Nest at most {MAX_JSON_DEPTH} levels deep.")
     problem = storable_problem(value)
     if problem:
         raise ValueError(problem)
+    if len(compact_json(value)) > MAX_ARGS_BYTES:
+        raise ValueError(f"Use at most {MAX_ARGS_BYTES // 1024} KiB (as compact JSON).")
     return value
+
+
+def compact_json(value: Any) -> bytes:
+    """`value` as the fewest bytes of UTF-8 JSON: what the args size limit measures."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _priority(value: Any) -> str:
@@ -337,7 +355,7 @@ def _int_between(low: int, high: int) -> Callable[[Any], int]:
 
 _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "name": _name,
-    "description": _text,
+    "description": _description,
     "task": _task_name,
     "args": _args,
     "priority": _priority,
