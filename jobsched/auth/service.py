@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..database import commit_keeping_loaded
 from ..models import User
 from ..runtime import cpu_bound
 from ..scheduler.limits import MAX_PASSWORD
@@ -52,14 +53,18 @@ def create_account(
     """Create a user; the first account ever is an admin unless `admin` says otherwise."""
     errors = {k: v for k, v in (("username", username_problem(username)),
                                 ("password", password_problem(password))) if v}
+    user = User(username=username, email=(email or None))
+    if not errors:
+        # Before any read: hashing lets other requests run meanwhile (cpu_bound), and a
+        # SQLite transaction that has read cannot write once another one has written.
+        user.set_password(password, hash_method())
     if not errors.get("username") and find_user(session, username):
         errors["username"] = "That username is taken."
     if errors:
         raise AccountError(errors)
     if admin is None:
         admin = session.scalar(select(func.count(User.id))) == 0
-    user = User(username=username, email=(email or None), is_admin=admin)
-    user.set_password(password, hash_method())
+    user.is_admin = admin
     session.add(user)
     try:
         session.commit()
@@ -89,6 +94,9 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     from werkzeug.security import check_password_hash
 
     user = None if username_problem(username) else find_user(session, username)
+    # End the read before the hash, which lets other requests run meanwhile (cpu_bound): on
+    # SQLite a transaction that has read cannot write (a new token) once another has written.
+    commit_keeping_loaded(session)
     if user is None:
         method = hash_method()
         cpu_bound(lambda: check_password_hash(_dummy_hash(method), password))

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, insert, update
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
-from ..database import IMMEDIATE
+from ..database import IMMEDIATE, commit_keeping_loaded
 from ..models import Execution, Job, User
 from ..scheduler.events import EventSink, JobChanged, JobDeleted
 from ..scheduler.limits import MAX_ARGS_BYTES, MAX_DESCRIPTION, MAX_JSON_DEPTH, nests_deeper_than
@@ -75,7 +75,7 @@ def create_job(
         # INSERT's own round trip, and a commit that keeps it loaded answers the caller
         # without reading it again.
         job = session.scalars(insert(Job).returning(Job), [row]).one()
-        _commit_keeping_loaded(session)
+        commit_keeping_loaded(session)
     sink.publish(JobChanged(job.id, job.owner_id))
     return job
 
@@ -195,7 +195,7 @@ def _write_transaction(
         session.commit()
         session.connection(execution_options=IMMEDIATE)
     elif _is_sqlite(session):
-        _commit_keeping_loaded(session)
+        commit_keeping_loaded(session)
         session.connection(execution_options=IMMEDIATE)
     try:
         yield
@@ -206,18 +206,6 @@ def _write_transaction(
 
 def _is_sqlite(session: Session) -> bool:
     return session.get_bind(Job.__mapper__).dialect.name == "sqlite"
-
-
-def _commit_keeping_loaded(session: Session | scoped_session[Session]) -> None:
-    """Commit without expiring the session's objects: what was just written or read in this
-    transaction is what the caller goes on to show, so reloading it would only cost round
-    trips. Only for commits whose objects hold no values the database computed unseen."""
-    own = session() if isinstance(session, scoped_session) else session
-    expire_on_commit, own.expire_on_commit = own.expire_on_commit, False
-    try:
-        own.commit()
-    finally:
-        own.expire_on_commit = expire_on_commit
 
 
 def _write(session: Session, statement: Any) -> bool:
