@@ -62,6 +62,11 @@ VALUES: dict[str, str] = {
     "markup": "<script>alert(1)</script>",
     "format-strings": "%s%n{0}{{7*7}}${x}",
 }
+# Where the two databases can differ (what text and which dates they store): PostgreSQL runs
+# these; SQLite runs every value (the checks before storage are the same code on both).
+STORAGE_SENSITIVE = ("large", "digits", "nul", "only-nul", "escape", "crlf", "bell-and-delete",
+                     "rtl-override", "bom", "combining", "emoji", "private-use", "date-min",
+                     "date-max")
 RAW_VALUES: dict[str, str] = {  # percent-escapes sent raw: bytes that are not UTF-8
     "bad-utf8": "%ED%A0%80%FF%FE",
     "overlong-utf8": "%C0%AF%E0%80%AF",
@@ -121,14 +126,14 @@ class Case:
     oversized: bool = False
 
 
-def cases(form: Form) -> list[Case]:
-    """Every field (the CSRF token too) with every bad value, then nested and repeated keys."""
+def cases(form: Form, values: dict[str, str]) -> list[Case]:
+    """Every field (the CSRF token too) with each bad value, then nested and repeated keys."""
     names = list(form.only) or [*form.valid, "csrf_token"]
     found: list[Case] = []
     for name in names:
         others = [(k, v) for k, v in form.valid.items() if k != name]
         valid = form.valid.get(name, "@token")  # "@token": the session's real CSRF token
-        for label, value in VALUES.items():
+        for label, value in values.items():
             found.append(Case(f"{name}={label}", [*others, (name, value)]))
         for label, value in RAW_VALUES.items():
             found.append(Case(f"{name}={label}", others, raw=f"{quote(name)}={value}"))
@@ -194,11 +199,12 @@ def logged_in_client(app: Flask, form: Form) -> FlaskClient:
 
 
 @pytest.mark.parametrize("form", FORMS, ids=[f.name for f in FORMS])
-def test_no_bad_value_in_any_field_is_a_500_a_stall_or_a_stored_row(world, form):
+def test_no_bad_value_in_any_field_is_a_500_a_stall_or_a_stored_row(world, backend, form):
     app = world
+    values = VALUES if backend == "sqlite" else {k: VALUES[k] for k in STORAGE_SENSITIVE}
     problems: list[str] = []
     client = token = None
-    for number, case in enumerate(cases(form)):
+    for number, case in enumerate(cases(form, values)):
         if client is None or form.name in SESSION_ENDING:
             client = logged_in_client(app, form)
             token = csrf_token(client, form.page) if form.method == "POST" else ""
