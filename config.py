@@ -36,6 +36,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
     REDIS_URL: str | None = None
     MAX_CONTENT_LENGTH = 1024 * 1024  # SPEC §6: 413 over 1 MiB
+    # SPEC §14: a page's form (urlencoded: all of it; multipart: each field) is 413 over
+    # 256 KiB, far above any real form, so no validator ever sees more (jobsched/security.py).
+    MAX_FORM_MEMORY_SIZE = 256 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -25,6 +25,7 @@ from jobsched import create_app  # noqa: E402
 from jobsched.extensions import socketio  # noqa: E402
 from jobsched.logging_setup import configure_logging  # noqa: E402
 from jobsched.runner import start_embedded_scheduler  # noqa: E402
+from jobsched.runtime import use_offload  # noqa: E402
 from jobsched.scheduler.store import NodeConflict  # noqa: E402
 
 # psycopg2 blocks the whole hub unless it waits through eventlet; check it, don't assume it.
@@ -41,6 +42,8 @@ sys.setswitchinterval(0.001)
 
 app = create_app()
 configure_logging(app)  # one line per event on stderr, text or JSON (JOBSCHED_LOG_FORMAT)
+# Password hashing (scrypt, ~100 ms of CPU) runs on a tpool thread too, not on the hub.
+use_offload(app, tpool.execute)
 # CPU-bound tasks run on a real OS thread (tpool) so the hub keeps serving requests.
 # Their progress and output go through a lock shared with the hub's green threads: a real
 # one (a green lock contended from another OS thread cannot switch to its waiter).

@@ -27,6 +27,7 @@ from .jobs.views import bp as jobs_bp
 from .metrics.views import bp as metrics_bp
 from .realtime import client_manager, init_realtime
 from .runtime import init_runtime
+from .security import init_form_limit
 
 
 def create_app(
@@ -73,6 +74,7 @@ def register_extensions(app: Flask) -> None:
     init_database(app, db)  # per-dialect engine options, SQLite pragmas and BEGIN modes
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     init_login(login_manager, app)
+    init_form_limit(app)  # before the CSRF check, which reads the form
     csrf.init_app(app)
     limiter.init_app(app)
     socketio.init_app(

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, Engine, event, make_url
+from sqlalchemy.orm import Session, scoped_session
 
 # Execution option naming how a SQLite transaction begins: `{BEGIN_MODE: "IMMEDIATE"}` takes
 # the write lock at BEGIN (the store's writes); without it the BEGIN is deferred (reads).
@@ -118,3 +119,15 @@ def init_database(app: Flask, db: SQLAlchemy) -> None:
     with app.app_context():
         for engine in db.engines.values():
             configure_engine(engine)
+
+
+def commit_keeping_loaded(session: Session | scoped_session[Session]) -> None:
+    """Commit without expiring the session's objects: what was just written or read in this
+    transaction is what the caller goes on to show, so reloading it would only cost round
+    trips. Only for commits whose objects hold no values the database computed unseen."""
+    own = session() if isinstance(session, scoped_session) else session
+    expire_on_commit, own.expire_on_commit = own.expire_on_commit, False
+    try:
+        own.commit()
+    finally:
+        own.expire_on_commit = expire_on_commit

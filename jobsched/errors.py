@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .security import form_too_large_message
 
 API_PREFIX = "/jobs/api"
 _OWN_HEADERS = frozenset({"content-type", "content-length"})  # the page's, not the error's
@@ -31,7 +33,7 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        response = _respond(error.code or 500, error.description or error.name)
+        response = _respond(error.code or 500, _page_message(error))
         # The exception's own headers stay: Allow on a 405, Retry-After on a 429.
         for name, value in error.get_headers():
             if name.lower() not in _OWN_HEADERS:
@@ -52,6 +54,15 @@ def secure_cookie_lost() -> bool:
     JOBSCHED_TRUSTED_PROXIES does not name): its form really expired."""
     return (bool(current_app.config.get("SESSION_COOKIE_SECURE")) and not request.is_secure
             and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies)
+
+
+def _page_message(error: HTTPException) -> str:
+    """The error's description; Werkzeug's own 413 ("the data value transmitted exceeds the
+    capacity limit") is reworded for the person whose form was too large."""
+    if (isinstance(error, RequestEntityTooLarge) and not wants_json()
+            and error.description == RequestEntityTooLarge.description):
+        return form_too_large_message(current_app.config["MAX_FORM_MEMORY_SIZE"])
+    return error.description or error.name
 
 
 def skip_user_loading() -> None:

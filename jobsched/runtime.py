@@ -1,7 +1,11 @@
-"""Per-app runtime objects kept in `app.extensions`: the task registry and the event sink."""
+"""Per-app runtime objects kept in `app.extensions`: the task registry, the event sink, and
+where CPU-bound work runs."""
 from __future__ import annotations
 
-from flask import Flask, current_app
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, current_app, has_app_context
 
 from .scheduler.events import EventSink, FanOutSink
 from .scheduler.registry import TaskRegistry
@@ -9,6 +13,10 @@ from .tasks.builtin import build_registry
 
 TASKS = "jobsched.tasks"
 SINK = "jobsched.sink"
+OFFLOAD = "jobsched.offload"
+
+T = TypeVar("T")
+Offload = Callable[[Callable[[], T]], T]  # runs a call on another OS thread and waits for it
 
 
 def init_runtime(app: Flask) -> None:
@@ -30,3 +38,21 @@ def event_sink(app: Flask | None = None) -> FanOutSink:
 
 def add_audience(app: Flask, sink: EventSink) -> None:
     event_sink(app).sinks.append(sink)
+
+
+def use_offload(app: Flask, offload: Offload) -> None:
+    """Run this app's CPU-bound request work (password hashing) through `offload`: in the
+    eventlet web process (wsgi.py), `tpool.execute`, a real OS thread."""
+    app.extensions[OFFLOAD] = offload
+
+
+def cpu_bound(work: Callable[[], T]) -> T:
+    """`work()`, run where it does not stall the process's other requests.
+
+    Under eventlet every request shares one OS thread, so a 100 ms scrypt hash there would
+    freeze every page, socket and the embedded scheduler's heartbeat meanwhile; the offload
+    moves it to a thread of its own (scrypt releases the GIL). Without one (threaded
+    servers, the CLI, tests) it simply runs here.
+    """
+    offload = current_app.extensions.get(OFFLOAD) if has_app_context() else None
+    return offload(work) if offload is not None else work()

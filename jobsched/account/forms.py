@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo
 
-from ..auth.forms import MAX_PASSWORD, _rule
+from ..auth.forms import _rule
 from ..auth.service import password_problem
+from ..scheduler.limits import MAX_PASSWORD
+from ..validators import MaxLength, plain_text
 
 
 def _strip(value: str | None) -> str | None:
@@ -18,7 +20,7 @@ class TokenForm(FlaskForm):
 
     name = StringField(
         "Token name (optional)", filters=[_strip],
-        validators=[Length(max=100, message="Use at most 100 characters.")],
+        validators=[MaxLength(100), plain_text],
         description="For example the script or machine that will use it.",
         render_kw={"maxlength": 100, "autocomplete": "off"},
     )
@@ -29,13 +31,13 @@ class PasswordForm(FlaskForm):
     one twice. Prefixed: the token form shares the page."""
 
     current = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")],
+        "Current password",
+        validators=[DataRequired("Enter your current password."), MaxLength(MAX_PASSWORD)],
         render_kw={"autocomplete": "current-password"},
     )
     password = PasswordField(
         "New password",
-        validators=[DataRequired("Choose a new password."),
-                    Length(max=MAX_PASSWORD, message=f"Use at most {MAX_PASSWORD} characters."),
+        validators=[DataRequired("Choose a new password."), MaxLength(MAX_PASSWORD),
                     _rule(password_problem)],
         description="At least 8 characters. Every other device you are logged in on is "
                     "logged out.",

@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from ..auth import logins
 from ..auth.budget import BudgetSpent, checked
+from ..auth.service import password_matches
 from ..auth.tokens import issue_token, list_tokens
 from ..extensions import db
 from .forms import PasswordForm, TokenForm
@@ -69,7 +70,7 @@ def password() -> Response:
     user = current_user._get_current_object()
     current = form.current.data
     try:
-        right = checked(user.username, lambda: user if user.check_password(current) else None)
+        right = checked(user.username, lambda: user if password_matches(user, current) else None)
     except BudgetSpent as spent:
         form.current.errors = [spent.description]
         return _page(password_form=form, status=429)

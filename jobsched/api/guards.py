@@ -2,16 +2,14 @@
 
 They refuse, with SPEC's 400 or 413, input that no resource could handle safely: a body over
 the size limit, a JSON body that does not parse (or uses NaN/Infinity, which JSON does not
-have, or nests deeper than the parser can go), query text the databases cannot store.
+have, or nests deeper than MAX_JSON_DEPTH), query text the databases cannot store.
 """
 from __future__ import annotations
-
-import json
-import math
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from .. import jsontext
 from ..jobs.errors import ValidationFailed
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -40,22 +38,13 @@ def _check_query() -> None:
 
 
 def _check_json(data: bytes) -> None:
-    """An empty body is no body; anything else must be strict JSON."""
+    """An empty body is no body; anything else must be strict JSON, at most MAX_JSON_DEPTH
+    deep (measured before parsing, so no depth reaches the parser's recursion)."""
     if not data.strip():
         return
     try:
-        json.loads(data, parse_constant=_no_constant, parse_float=_finite)
-    except (ValueError, RecursionError) as error:
-        message = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise BadRequest(f"The body is not valid JSON: {message[:200]}") from None
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:20]} is out of range")
-    return value
+        jsontext.loads(data)
+    except jsontext.JsonTooDeep as error:
+        raise BadRequest(f"The body {error}.") from None
+    except ValueError as error:
+        raise BadRequest(f"The body is not valid JSON: {str(error)[:200]}") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from ..scheduler.limits import MAX_ARGS_BYTES, MAX_DESCRIPTION, MAX_JSON_DEPTH
 from .errors import JsonApi, register_error_handlers
 from .guards import init_guards
 from .jobs import ns as jobs_ns
@@ -26,13 +27,16 @@ AUTHORIZATIONS = {
     },
 }
 
-DESCRIPTION = """Submit jobs, watch them run, change, cancel and retry them.
+DESCRIPTION = f"""Submit jobs, watch them run, change, cancel and retry them.
 
 * Authenticate with `Authorization: Bearer <token>` (POST /auth/token) or, from a page of
   this site, the session cookie plus the page's CSRF token in `X-CSRFToken` on changes.
-* Errors are `{"message": "...", "errors": {"field": "why"}}`. Unknown or read-only body
+* Errors are `{{"message": "...", "errors": {{"field": "why"}}}}`. Unknown or read-only body
   fields, and unknown query parameters, are refused (400), never ignored.
 * Timestamps are ISO-8601; one without an offset means UTC; answers always carry one.
+* A body is at most 1 MiB (413) and nests at most {MAX_JSON_DEPTH} levels; a job's `description` is
+  at most {MAX_DESCRIPTION:,} characters and its `args` at most {MAX_ARGS_BYTES // 1024} KiB as
+  compact JSON (400).
 * You see only your own jobs (admins see all): another user's job answers 404.
 """
 

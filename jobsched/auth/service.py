@@ -8,9 +8,12 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..database import IMMEDIATE
+from ..database import IMMEDIATE, commit_keeping_loaded
 from ..models import User
+from ..runtime import cpu_bound
+from ..scheduler.limits import MAX_PASSWORD
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD = 8
@@ -36,6 +39,8 @@ def username_problem(username: str) -> str | None:
 def password_problem(password: str) -> str | None:
     if len(password or "") < MIN_PASSWORD:
         return f"Use at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"Use at most {MAX_PASSWORD:,} characters."
     return None
 
 
@@ -51,12 +56,17 @@ def create_account(
     """Create a user; the first account ever is an admin unless `admin` says otherwise."""
     errors = {k: v for k, v in (("username", username_problem(username)),
                                 ("password", password_problem(password))) if v}
+    user = User(username=username, email=(email or None))
+    if not errors:
+        # Before any read, and before the lock: hashing is slow on purpose and lets other
+        # requests run meanwhile (cpu_bound), and a SQLite transaction that has read cannot
+        # write once another one has written.
+        hash_password(user, password)
     if not errors.get("username") and find_user(session, username):
         errors["username"] = "That username is taken."
     if errors:
         raise AccountError(errors)
-    user = User(username=username, email=(email or None), is_admin=bool(admin))
-    user.set_password(password, hash_method())  # slow on purpose: before taking the lock
+    user.is_admin = bool(admin)
     try:
         _lock_accounts(session)
         if admin is None:
@@ -89,8 +99,19 @@ def end_sessions(session: Session, user: User) -> None:
 
 def set_password(session: Session, user: User, password: str) -> None:
     """A new password, which also ends every session and remember cookie issued before."""
-    user.set_password(password, hash_method())
+    hash_password(user, password)
     end_sessions(session, user)
+
+
+def hash_password(user: User, password: str) -> None:
+    """Set the user's password hash; slow on purpose, so off the event loop (cpu_bound)."""
+    method = hash_method()  # read here: the app context stays with the request
+    cpu_bound(lambda: user.set_password(password, method))
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether `password` is the user's; as slow as hashing, so off the event loop too."""
+    return cpu_bound(lambda: user.check_password(password))
 
 
 def hash_method() -> str:
@@ -102,18 +123,18 @@ def hash_method() -> str:
 
 @cache
 def _dummy_hash(method: str) -> str:
-    from werkzeug.security import generate_password_hash
-
     return generate_password_hash("not-a-real-password", method)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The user with these credentials, or None. An unknown username costs a hash check
     too, so response times do not reveal which usernames exist."""
-    from werkzeug.security import check_password_hash
-
     user = None if username_problem(username) else find_user(session, username)
+    # End the read before the hash, which lets other requests run meanwhile (cpu_bound): on
+    # SQLite a transaction that has read cannot write (a new token) once another has written.
+    commit_keeping_loaded(session)
     if user is None:
-        check_password_hash(_dummy_hash(hash_method()), password)
+        method = hash_method()
+        cpu_bound(lambda: check_password_hash(_dummy_hash(method), password))
         return None
-    return user if user.check_password(password) else None
+    return user if password_matches(user, password) else None

@@ -35,15 +35,19 @@ from wtforms.validators import (
 )
 from wtforms.widgets import NumberInput
 
+from .. import jsontext
+from ..jsontext import JsonTooDeep
 from ..scheduler.limits import (
     ATTEMPTS_RANGE,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_DESCRIPTION,
     NAME_MAX,
     TIMEOUT_RANGE,
 )
 from ..scheduler.registry import Task
 from ..scheduler.states import Priority
+from ..validators import MaxLength
 
 LONG_TEXT = 200  # string args allowed to be longer than this get a text area
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
@@ -54,15 +58,6 @@ JOB_FIELDS = ("name", "description", "task", "priority", "deadline", "run_at", "
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_json(text: str) -> Any:
-    """Strict JSON (no NaN or Infinity, which JSON does not have)."""
-    return json.loads(text, parse_constant=_reject_constant)
 
 
 class UtcDateTimeField(DateTimeLocalField):
@@ -98,7 +93,10 @@ class JobForm(FlaskForm):
                     Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters.")],
         render_kw={"maxlength": NAME_MAX, "autocomplete": "off"},
     )
-    description = TextAreaField("Description (optional)", render_kw={"rows": 2})
+    description = TextAreaField(
+        "Description (optional)", validators=[MaxLength(MAX_DESCRIPTION)],
+        render_kw={"rows": 2, "maxlength": MAX_DESCRIPTION},
+    )
     task = SelectField("Task", description="What the job runs; its arguments follow.")
     args_json = TextAreaField(
         "Args as JSON (optional)", filters=[_strip],
@@ -180,7 +178,9 @@ class JsonArgField(TextAreaField):
         if not text.strip():
             return
         try:
-            self.data = parse_json(text)
+            self.data = jsontext.loads(text)
+        except JsonTooDeep as error:
+            raise ValueError(f"This JSON {error}.") from None
         except ValueError:
             if not self.text_fallback:
                 raise ValueError('Enter JSON, e.g. {"key": 1} or [1, 2].') from None
@@ -265,7 +265,10 @@ def collected_args(form: Form) -> dict[str, Any]:
 def raw_args(field: Field) -> dict[str, Any] | None:
     """The JSON object typed in the raw args field, or None (with an error on the field)."""
     try:
-        value = parse_json(field.data)
+        value = jsontext.loads(field.data)
+    except JsonTooDeep as error:
+        field.errors = [*field.errors, f"This JSON {error}."]
+        return None
     except ValueError as error:
         field.errors = [*field.errors, f"Not valid JSON: {error}."]
         return None

@@ -8,22 +8,27 @@ job meanwhile), commits, and only then publishes the fact to the event sink.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, insert, update
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
-from ..database import IMMEDIATE
+from ..database import IMMEDIATE, commit_keeping_loaded
 from ..models import Execution, Job, User
 from ..scheduler.events import EventSink, JobChanged, JobDeleted
 from ..scheduler.limits import (
     ATTEMPTS_RANGE,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_ARGS_BYTES,
+    MAX_DESCRIPTION,
+    MAX_JSON_DEPTH,
     NAME_MAX,
     TIMEOUT_RANGE,
+    nests_deeper_than,
 )
 from ..scheduler.registry import Task, TaskRegistry, UnknownTask
 from ..scheduler.states import (
@@ -80,7 +85,7 @@ def create_job(
         # INSERT's own round trip, and a commit that keeps it loaded answers the caller
         # without reading it again.
         job = session.scalars(insert(Job).returning(Job), [row]).one()
-        _commit_keeping_loaded(session)
+        commit_keeping_loaded(session)
     sink.publish(JobChanged(job.id, job.owner_id))
     return job
 
@@ -200,7 +205,7 @@ def _write_transaction(
         session.commit()
         session.connection(execution_options=IMMEDIATE)
     elif _is_sqlite(session):
-        _commit_keeping_loaded(session)
+        commit_keeping_loaded(session)
         session.connection(execution_options=IMMEDIATE)
     try:
         yield
@@ -211,18 +216,6 @@ def _write_transaction(
 
 def _is_sqlite(session: Session) -> bool:
     return session.get_bind(Job.__mapper__).dialect.name == "sqlite"
-
-
-def _commit_keeping_loaded(session: Session | scoped_session[Session]) -> None:
-    """Commit without expiring the session's objects: what was just written or read in this
-    transaction is what the caller goes on to show, so reloading it would only cost round
-    trips. Only for commits whose objects hold no values the database computed unseen."""
-    own = session() if isinstance(session, scoped_session) else session
-    expire_on_commit, own.expire_on_commit = own.expire_on_commit, False
-    try:
-        own.commit()
-    finally:
-        own.expire_on_commit = expire_on_commit
 
 
 def _write(session: Session, statement: Any) -> bool:
@@ -301,6 +294,13 @@ def _name(value: Any) -> str:
     return name
 
 
+def _description(value: Any) -> str:
+    description = _text(value)
+    if len(description) > MAX_DESCRIPTION:
+        raise ValueError(f"Use at most {MAX_DESCRIPTION:,} characters.")
+    return description
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("Must be a string.")
@@ -317,10 +317,19 @@ def _task_name(value: Any) -> str:
 def _args(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("Must be a JSON object.")
+    if nests_deeper_than(value):  # first: the checks after it walk or serialise the value
+        raise ValueError(f"Nest at most {MAX_JSON_DEPTH} levels deep.")
     problem = storable_problem(value)
     if problem:
         raise ValueError(problem)
+    if len(compact_json(value)) > MAX_ARGS_BYTES:
+        raise ValueError(f"Use at most {MAX_ARGS_BYTES // 1024} KiB (as compact JSON).")
     return value
+
+
+def compact_json(value: Any) -> bytes:
+    """`value` as the fewest bytes of UTF-8 JSON: what the args size limit measures."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _priority(value: Any) -> str:
@@ -344,7 +353,7 @@ def _int_between(low: int, high: int) -> Callable[[Any], int]:
 
 _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "name": _name,
-    "description": _text,
+    "description": _description,
     "task": _task_name,
     "args": _args,
     "priority": _priority,

@@ -109,7 +109,7 @@ def test_changing_the_password_logs_out_the_other_devices_only(app, alice):
     ("", NEW_PASSWORD, None, "current", "Enter your current password."),
     (PASSWORD, "short", None, "password", "at least 8"),
     (PASSWORD, NEW_PASSWORD, "battery-stapel", "confirm", "do not match"),
-    (PASSWORD, "x" * 2000, None, "password", "at most 1024"),
+    (PASSWORD, "x" * 2000, None, "password", "at most 1,024"),
 ])
 def test_a_refused_password_change_says_why_and_changes_nothing(app, alice, current, new,
                                                                  confirm, field, says):
