@@ -155,12 +155,18 @@ job_out = Model("Job", {
                                                         "after its deadline."),
 })
 
-job_page = Model("JobPage", {
-    "items": _out(fields.List, cls_or_instance=fields.Nested(job_out)),
-    "total": _out(fields.Integer),
-    "page": _out(fields.Integer),
-    "per_page": _out(fields.Integer),
-})
+
+def _page_of(name: str, item: Model) -> Model:
+    """One page of a paged list: its items, how many there are in all, and where it is."""
+    return Model(name, {
+        "items": _out(fields.List, cls_or_instance=fields.Nested(item)),
+        "total": _out(fields.Integer),
+        "page": _out(fields.Integer),
+        "per_page": _out(fields.Integer),
+    })
+
+
+job_page = _page_of("JobPage", job_out)
 
 execution_out = Model("Execution", {
     "id": _out(fields.Integer),
@@ -174,12 +180,7 @@ execution_out = Model("Execution", {
     "error": _out(NullableString, description="Message and traceback."),
 })
 
-execution_list = Model("ExecutionList", {
-    "items": _out(fields.List, cls_or_instance=fields.Nested(execution_out)),
-    "total": _out(fields.Integer),
-    "page": _out(fields.Integer),
-    "per_page": _out(fields.Integer),
-})
+execution_list = _page_of("ExecutionList", execution_out)
 
 task_out = Model("Task", {
     "name": _out(fields.String),
