@@ -6,6 +6,8 @@ Glue only: it builds a `SchedulerNode` over a `SqlJobStore`, connects the change
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -200,28 +202,46 @@ def start_embedded_scheduler(
     across those and the process's green threads."""
     if not app.config["JOBSCHED_EMBEDDED_SCHEDULER"]:
         return None
-    signal = NodeSignal()
-    sink = SinkView(event_sink(app), signal)
+    node_signal = NodeSignal()
+    sink = SinkView(event_sink(app), node_signal)
     service = build_service(app, sink, spawn=spawn, offload=offload, os_lock=os_lock)
     if service.listener is None:  # SQLite: the web's own changes are the only ones
-        signal.node = service.node
-        add_audience(app, signal)
+        node_signal.node = service.node
+        add_audience(app, node_signal)
     service.start()
     log.info("embedded scheduler %s started", service.node.name)
     return service
 
 
 def install_stop_signals(service: SchedulerService) -> None:
-    """First SIGTERM/SIGINT drains (grace period); a second one hands back at once."""
-    import signal
+    """First SIGTERM/SIGINT drains (grace period); a second one hands back at once.
 
-    received = threading.Event()
+    The Python handler does nothing itself: it runs between two bytecodes of the main
+    thread, which may be holding the very lock an Event.set() of the stop would need
+    (Event.clear in the node's loop), and would then wait for itself forever. The signal
+    reaches a pipe instead (signal.set_wakeup_fd, written in C), and a thread of its own
+    reads it and asks the service to stop."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _let_through)
+    start_thread(_relay_stop_signals, read_fd, service)
 
-    def handle(signum: int, frame: Any) -> None:  # noqa: ARG001
-        graceful = not received.is_set()
-        received.set()
-        log.info("signal %s: %s", signum, "draining" if graceful else "stopping now")
-        service.request_stop(graceful)
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _let_through(signum: int, frame: Any) -> None:  # noqa: ARG001
+    """The handler of a stop signal: set_wakeup_fd has already passed it on."""
+
+
+def _relay_stop_signals(read_fd: int, service: SchedulerService) -> None:
+    graceful = True
+    while data := os.read(read_fd, 64):
+        for signum in data:
+            if signum not in STOP_SIGNALS:
+                continue
+            log.info("signal %s: %s", signum, "draining" if graceful else "stopping now")
+            service.request_stop(graceful)
+            graceful = False
