@@ -32,3 +32,8 @@ def plain_text(form: FlaskForm, field: Field) -> None:
     (escape sequences, line breaks in a one-line value) have no business in a name."""
     if isinstance(field.data, str) and CONTROL.search(field.data):
         raise ValidationError("Remove the control characters (such as NUL or line breaks).")
+
+
+def strip(value: str | None) -> str | None:
+    """A filter: surrounding whitespace is never part of a name, username or JSON text."""
+    return value.strip() if isinstance(value, str) else value

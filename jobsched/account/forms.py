@@ -8,18 +8,14 @@ from wtforms.validators import DataRequired, EqualTo
 from ..auth.forms import _rule
 from ..auth.service import password_problem
 from ..scheduler.limits import MAX_PASSWORD
-from ..validators import MaxLength, plain_text
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from ..validators import MaxLength, plain_text, strip
 
 
 class TokenForm(FlaskForm):
     """A token's name only helps its owner recognise it later, so it is optional."""
 
     name = StringField(
-        "Token name (optional)", filters=[_strip],
+        "Token name (optional)", filters=[strip],
         validators=[MaxLength(100), plain_text],
         description="For example the script or machine that will use it.",
         render_kw={"maxlength": 100, "autocomplete": "off"},

@@ -59,10 +59,8 @@ def checked(username: str, check: Callable[[], T | None]) -> T | None:
     storage = limiter.storage
     key = budget_key(username, request.remote_addr)
     with _one_at_a_time(storage):
-        spent = storage.incr(key, WINDOW_SECONDS)
-        expiry = storage.get_expiry(key) if spent > FAILURES else 0.0
-    if spent > FAILURES:
-        raise BudgetSpent(retry_after=_seconds_left(expiry))
+        if storage.incr(key, WINDOW_SECONDS) > FAILURES:
+            raise BudgetSpent(retry_after=_seconds_left(storage.get_expiry(key)))
     result = check()
     if result is not None:
         # A refund racing the window's end can leave the next window one attempt richer;

@@ -9,7 +9,7 @@ from wtforms import BooleanField, Field, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Optional, ValidationError
 
 from ..scheduler.limits import MAX_EMAIL, MAX_PASSWORD
-from ..validators import MaxLength, plain_text
+from ..validators import MaxLength, plain_text, strip
 from .service import password_problem, username_problem
 
 # One "@", something on each side, a dot inside the domain: the rest is the mail server's
@@ -17,10 +17,6 @@ from .service import password_problem, username_problem
 # gives back each character once (the old `...+\.[^@\s]+$` retried every dot against
 # every later one, minutes of CPU for 500 KB of dots).
 EMAIL_RE = re.compile(r"[^@\s]+@([^@\s]+)")
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _rule(problem: Callable[[str], str | None]) -> Callable[[FlaskForm, Field], None]:
@@ -43,14 +39,14 @@ class RegisterForm(FlaskForm):
     """SPEC §3 fields: username, email, password, confirm."""
 
     username = StringField(
-        "Username", filters=[_strip],
+        "Username", filters=[strip],
         validators=[DataRequired("Choose a username."), _rule(username_problem)],
         description="3–32 letters, digits, '_', '.' or '-'.",
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false",
                    "maxlength": 32},
     )
     email = StringField(
-        "Email (optional)", filters=[_strip],
+        "Email (optional)", filters=[strip],
         validators=[Optional(), MaxLength(MAX_EMAIL), plain_text, _rule(email_problem)],
         render_kw={"autocomplete": "email", "type": "email", "maxlength": MAX_EMAIL},
     )
@@ -73,7 +69,7 @@ class LoginForm(FlaskForm):
     """Username (any case) and password; `next` carries where to go afterwards."""
 
     username = StringField(
-        "Username", filters=[_strip], validators=[DataRequired("Enter your username.")],
+        "Username", filters=[strip], validators=[DataRequired("Enter your username.")],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
     password = PasswordField(

@@ -47,17 +47,13 @@ from ..scheduler.limits import (
 )
 from ..scheduler.registry import Task
 from ..scheduler.states import Priority
-from ..validators import MaxLength
+from ..validators import MaxLength, strip
 
 LONG_TEXT = 200  # string args allowed to be longer than this get a text area
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 PRIORITY_CHOICES = [SelectChoice(p.value, p.value.capitalize()) for p in Priority]
 JOB_FIELDS = ("name", "description", "task", "priority", "deadline", "run_at", "max_attempts",
               "timeout_seconds")
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class UtcDateTimeField(DateTimeLocalField):
@@ -88,7 +84,7 @@ class JobForm(FlaskForm):
     """Everything a job has except its args, which the task's own fields carry."""
 
     name = StringField(
-        "Name", filters=[_strip],
+        "Name", filters=[strip],
         validators=[DataRequired("Give the job a name."),
                     Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters.")],
         render_kw={"maxlength": NAME_MAX, "autocomplete": "off"},
@@ -99,7 +95,7 @@ class JobForm(FlaskForm):
     )
     task = SelectField("Task", description="What the job runs; its arguments follow.")
     args_json = TextAreaField(
-        "Args as JSON (optional)", filters=[_strip],
+        "Args as JSON (optional)", filters=[strip],
         description="A JSON object such as {\"seconds\": 5}. When filled in, it is used "
                     "instead of the argument fields above.",
         render_kw={"rows": 3, "spellcheck": "false", "autocapitalize": "none"},

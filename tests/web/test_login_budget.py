@@ -45,13 +45,18 @@ def api_guesser(base: str):
     return guess
 
 
+def guess_at_once(guess) -> Counter:
+    """GUESSES wrong guesses from 64 threads at once; how many got each answer."""
+    with ThreadPoolExecutor(64) as pool:
+        return Counter(pool.map(lambda _: guess(), range(GUESSES)))
+
+
 @pytest.mark.parametrize("make_guesser", [form_guesser, api_guesser], ids=["form", "api"])
 def test_two_hundred_concurrent_guesses_get_at_most_ten_password_checks(app, make_guesser):
     make_user(app, "alice")
     with served(app) as base:
         guess = make_guesser(base)
-        with ThreadPoolExecutor(64) as pool:
-            outcomes = Counter(pool.map(lambda _: guess(), range(GUESSES)))
+        outcomes = guess_at_once(guess)
         assert set(outcomes) <= {"failed", "429"}, outcomes
         assert 1 <= outcomes["failed"] <= 10, outcomes
         assert guess(PASSWORD) == "429"  # spent: even the right password waits
@@ -109,7 +114,5 @@ def redis_budget(app) -> None:
 def test_concurrent_guesses_are_counted_in_redis_too(app, redis_budget):
     make_user(app, "alice")
     with served(app) as base:
-        guess = api_guesser(base)
-        with ThreadPoolExecutor(64) as pool:
-            outcomes = Counter(pool.map(lambda _: guess(), range(GUESSES)))
+        outcomes = guess_at_once(api_guesser(base))
     assert outcomes == Counter({"failed": 10, "429": GUESSES - 10})
