@@ -29,12 +29,11 @@ class ConfigError(ValueError):
 
 
 class Config:
-    """Defaults that hold when the environment says nothing."""
+    """Fixed settings, and defaults for the few keys `settings_from_env` sets only when the
+    environment names them; every other JOBSCHED_ setting and its default is read there."""
 
-    JOBSCHED_ENV = "production"
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
-    REDIS_URL: str | None = None
     MAX_CONTENT_LENGTH = 1024 * 1024  # SPEC §6: 413 over 1 MiB
     # SPEC §14: a page's form (urlencoded: all of it; multipart: each field) is 413 over
     # 256 KiB, far above any real form, so no validator ever sees more (jobsched/security.py).
@@ -46,25 +45,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # a token lives as long as the session
     RESTX_ERROR_404_HELP = False
     RESTX_MASK_SWAGGER = False
-    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_STORAGE_URI = "memory://"  # Redis's when REDIS_URL is set
     RATELIMIT_HEADERS_ENABLED = True
-    JOBSCHED_MAX_CONCURRENT_JOBS = 3
-    JOBSCHED_LEASE_SECONDS = 30
-    JOBSCHED_SHUTDOWN_GRACE_SECONDS = 30
-    JOBSCHED_RECONCILE_SECONDS = 30
-    JOBSCHED_ENABLE_SHELL = False
-    JOBSCHED_TASK_MODULES: tuple[str, ...] = ()
-    JOBSCHED_EMBEDDED_SCHEDULER = True
-    JOBSCHED_LOG_FORMAT = "text"
-    JOBSCHED_TRUSTED_PROXIES = 0
-    JOBSCHED_METRICS_TOKEN: str | None = None
-    JOBSCHED_SOCKETIO_CHANNEL = "jobsched"
-    JOBSCHED_RETENTION_DAYS: int | None = None
-    JOBSCHED_REGISTRATION = "open"
-    # A login lasts a working day; "keep me logged in" two weeks (Flask-Login's default, a
-    # year, outlives any device a user forgot to log out of).
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
-    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    JOBSCHED_RETENTION_DAYS: int | None = None  # keep finished jobs forever
 
 
 def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from jobsched import create_app
 from jobsched.extensions import db
+from tests.helpers import LIVE
 from tests.services import postgres_url, scratch_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -154,3 +155,13 @@ def make_token(app: Flask, username: str) -> str:
     with app.app_context():
         _, plaintext = issue_token(db.session, find_user(db.session, username), "test")
         return plaintext
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that used a live server (stashed under LIVE) shows what it logged."""
+    outcome = yield
+    report = outcome.get_result()
+    server = item.stash.get(LIVE, None)
+    if report.failed and server is not None:
+        report.sections.append(("live server output", server.output()[-20_000:]))

@@ -7,14 +7,26 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+import pytest
 from flask import Flask
 
 from jobsched.scheduler.events import Event
 
-__all__ = ["T0", "Done", "FakeClock", "RecordingSink", "run_in_place", "served", "wait_until"]
+__all__ = ["LIVE", "T0", "Done", "FakeClock", "RecordingSink", "run_in_place", "served",
+           "wait_until"]
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Logged(Protocol):
+    def output(self) -> str: ...
+
+
+# A test stashes the live server it used under this key; a failure then shows what it logged
+# (tests/conftest.py's report hook).
+LIVE = pytest.StashKey[Logged]()
 
 
 class FakeClock:

@@ -1,13 +1,16 @@
 """Real time (SPEC §7): Socket.IO handlers in the web process and the sink that emits."""
 from __future__ import annotations
 
+import logging
 from functools import partial
 
+import redis
+import socketio as python_socketio
 from flask import Flask, current_app, session
 
 from ..extensions import socketio
 from ..runtime import add_audience
-from .facts import FactPublisher, RelayManager
+from .facts import CLOSE, FACTS, FactPublisher, close_handler, facts_handler
 from .handlers import (
     LOGIN_KEY,
     SessionSockets,
@@ -17,32 +20,62 @@ from .handlers import (
     token_key,
     user_sessions_key,
 )
+from .relay import (
+    FIRST_SUBSCRIBE_WAIT,
+    RelayListener,
+    RelayPublisher,
+    StartOnce,
+    relay_channel,
+)
 from .sink import SocketIOSink
 
+log = logging.getLogger(__name__)
+
 SOCKETS = "jobsched.sockets"
+RELAY = "jobsched.relay"  # this process's RelayPublisher, when there is Redis
+LISTEN = "jobsched.relay_listen"  # starts this process's RelayListener (at the first socket)
 
 
-def client_manager(app: Flask) -> RelayManager | None:
-    """The Socket.IO client manager for this app: through Redis when there is a queue."""
-    url = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
-    return RelayManager(url, app.config["JOBSCHED_SOCKETIO_CHANNEL"]) if url else None
+def message_queue_url(app: Flask) -> str | None:
+    return app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
+
+
+def client_manager(app: Flask) -> python_socketio.RedisManager | None:
+    """The Socket.IO client manager for this app: through Redis when there is a queue, so
+    that `SocketIO(message_queue=REDIS_URL).emit(...)` from any process reaches rooms."""
+    url = message_queue_url(app)
+    return (python_socketio.RedisManager(url, channel=app.config["JOBSCHED_SOCKETIO_CHANNEL"])
+            if url else None)
 
 
 def init_realtime(app: Flask) -> None:
     """Register the connect handlers and make every process's facts reach this app's
-    sockets: its own directly, the others' through the queue (facts.py)."""
+    sockets: its own directly, the others' through the relay (facts.py, relay.py)."""
     app.extensions[SOCKETS] = SessionSockets()
     # socketio.init_app made a new server for this app: register on it (once per app).
-    register_handlers(socketio, _AppSockets())
+    register_handlers(socketio, _AppSockets(), opened=_listen_to_relay)
     sink = SocketIOSink(app, socketio, spawn=socketio.start_background_task)
     add_audience(app, sink)
-    manager = socketio.server.manager
-    if isinstance(manager, RelayManager):
-        manager.deliver = sink.publish
-        manager.close = partial(close_sockets, socketio.server, app.extensions[SOCKETS])
+    url = message_queue_url(app)
+    if url:
+        channel = relay_channel(app.config["JOBSCHED_SOCKETIO_CHANNEL"])
+        publisher = app.extensions[RELAY] = RelayPublisher(url, channel)
         # This process's own facts, for the other web processes.
-        add_audience(app, FactPublisher(socketio.server.emit, manager.origin,
-                                        spawn=socketio.start_background_task))
+        add_audience(app, FactPublisher(publisher.send, spawn=socketio.start_background_task))
+        close = partial(close_sockets, socketio.server, app.extensions[SOCKETS])
+        listener = RelayListener(url, channel, publisher.origin, {
+            FACTS: facts_handler(sink.publish), CLOSE: close_handler(close)})
+        app.extensions[LISTEN] = (StartOnce(socketio.start_background_task, listener.run),
+                                  listener.ready)
+
+
+def _listen_to_relay() -> None:
+    """Start listening at the first socket (a process without sockets needs no facts), and
+    let that socket wait until it will hear everything that happens after it connected."""
+    if LISTEN in current_app.extensions:
+        start, ready = current_app.extensions[LISTEN]
+        if start():
+            ready.wait(FIRST_SUBSCRIBE_WAIT)
 
 
 class _AppSockets:
@@ -59,9 +92,13 @@ def end_sockets(*keys: str) -> None:
     """Close the sockets opened under these credentials: this process's at once, every
     other web process's through the message queue (within milliseconds)."""
     close_sockets(socketio.server, current_app.extensions[SOCKETS], keys)
-    manager = socketio.server.manager
-    if isinstance(manager, RelayManager):
-        manager.announce_close(list(keys))
+    publisher = current_app.extensions.get(RELAY)
+    if publisher is not None:
+        try:
+            publisher.send(CLOSE, {"keys": list(keys)})
+        except redis.RedisError as error:  # the credentials are dead anyway: see below
+            log.warning("could not ask the other web processes to close sockets (%s); "
+                        "theirs stay open until they disconnect", error)
 
 
 def logout_sockets() -> None:

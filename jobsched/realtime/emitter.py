@@ -1,21 +1,21 @@
 """Events from a process without the web server (`flask run-scheduler`, `flask prune-jobs`):
-its facts go through the Redis message queue to the web processes, which emit them."""
+its facts go through the relay channel in Redis to the web processes, which emit them."""
 from __future__ import annotations
 
 import logging
 
 from flask import Flask
-from flask_socketio import SocketIO
 
 from ..scheduler.chores import start_thread
 from ..scheduler.events import Event
-from .facts import FactPublisher, new_origin
+from .facts import FactPublisher
+from .relay import RelayPublisher, relay_channel
 
 log = logging.getLogger(__name__)
 
 
 class ExternalSink:
-    """A FactPublisher on a write-only SocketIO(message_queue=REDIS_URL), or nothing."""
+    """A FactPublisher to the relay channel in REDIS_URL, or nothing."""
 
     def __init__(self, publisher: FactPublisher | None) -> None:
         self.publisher = publisher
@@ -36,8 +36,5 @@ def external_sink(app: Flask) -> ExternalSink:
         log.warning("REDIS_URL is not set: browsers will not hear about this scheduler's jobs "
                     "until they reload")
         return ExternalSink(None)
-    # Write-only: needs no app and emits through Redis. Threading, because this process runs
-    # without eventlet's monkey patching (merely having eventlet installed would pick it).
-    emitter = SocketIO(message_queue=url, channel=app.config["JOBSCHED_SOCKETIO_CHANNEL"],
-                       async_mode="threading")
-    return ExternalSink(FactPublisher(emitter.emit, new_origin(), spawn=start_thread))
+    relay = RelayPublisher(url, relay_channel(app.config["JOBSCHED_SOCKETIO_CHANNEL"]))
+    return ExternalSink(FactPublisher(relay.send, spawn=start_thread))

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import request, session
 from flask_login import current_user
 from flask_socketio import SocketIO, disconnect, join_room
 
+from ..auth.tokens import live_token
 from ..extensions import db
 from ..models import User
 from .rooms import ADMINS, user_room
@@ -64,9 +65,6 @@ class SessionSockets:
 def authenticate(auth: object) -> tuple[User, list[str]] | None:
     """The session's user, else the user of a valid `auth={"token": ...}`; with the keys
     that name the credentials used."""
-    # Imported here: jobsched.auth's views import this package (to close sockets at logout).
-    from ..auth.tokens import live_token
-
     if current_user.is_authenticated:
         user = current_user._get_current_object()
         keys = [user_sessions_key(user.id)]
@@ -82,13 +80,16 @@ def authenticate(auth: object) -> tuple[User, list[str]] | None:
     return None
 
 
-def register_handlers(socketio: SocketIO, sockets: SessionSockets) -> None:
+def register_handlers(socketio: SocketIO, sockets: SessionSockets,
+                      opened: Callable[[], None] = lambda: None) -> None:
+    """`opened` is called for every socket admitted, before it joins its room."""
     @socketio.on("connect")
     def on_connect(auth=None):
         found = authenticate(auth)
         db.session.remove()
         if found is None:
             raise ConnectionRefusedError("authentication required")
+        opened()
         user, keys = found
         join_room(ADMINS if user.is_admin else user_room(user.id))
         for key in keys:

@@ -1,7 +1,7 @@
 """SocketIOSink: turns job facts into SPEC §7 events (`job_updates`, `job_deleted`, `stats`).
 
 The only module that emits to browsers: each web process has one, fed with the facts of
-its own writes and, through Redis, those of every other process (facts.py), and it emits to
+its own writes and, through the relay, those of every other process (facts.py), and it emits to
 this process's own sockets only (`ignore_queue`): every web process sends its own clients
 their events, paced by its own coalescer.
 """
@@ -23,7 +23,7 @@ from ..jobs.serialize import job_to_json
 from ..models import Job, User
 from ..scheduler.events import Event
 from .coalescer import Batch, Coalescer
-from .facts import StartOnce
+from .relay import StartOnce
 from .rooms import ADMINS, user_room
 
 log = logging.getLogger(__name__)

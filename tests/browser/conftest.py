@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.realtime.conftest import LIVE, migrated_sqlite
+from tests.helpers import LIVE
+from tests.realtime.conftest import migrated_sqlite
 from tests.realtime.server import LiveServer, WebSession, start_web
 from tests.services import REQUIRE
 
@@ -63,15 +64,6 @@ def _keep_server_for_reports(request) -> None:
     chromium_path()
     if "site" in request.fixturenames or "browse" in request.fixturenames:
         request.node.stash[LIVE] = request.getfixturevalue("site")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    server = item.stash.get(LIVE, None)
-    if report.failed and server is not None:
-        report.sections.append(("live server output", server.output()[-20_000:]))
 
 
 @dataclass

@@ -19,7 +19,8 @@ from jobsched.runtime import task_registry
 from jobsched.scheduler.events import NullSink
 from tests.browser.test_journeys import log_in
 from tests.conftest import TEST_ENV, app_settings
-from tests.realtime.conftest import LIVE, migrated_sqlite
+from tests.helpers import LIVE
+from tests.realtime.conftest import migrated_sqlite
 from tests.realtime.server import LiveServer, WebSession, start_web
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

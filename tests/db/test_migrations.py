@@ -122,3 +122,23 @@ def test_sqlite_session_versions_migrate_both_ways(tmp_path):
 def test_postgres_session_versions_migrate_both_ways():
     with scratch_database(postgres_url(), prefix="jobsched_mig") as url:
         check_session_versions_migration(url)
+
+
+def test_node_statuses_are_running_or_stopped_in_the_database(app):
+    """0005: the status no process ever wrote ('draining') is refused, the others stored."""
+    from sqlalchemy.exc import IntegrityError
+
+    from jobsched.models import SchedulerNode
+    from jobsched.scheduler.clock import utcnow
+
+    def node(name: str, status: str) -> SchedulerNode:
+        return SchedulerNode(name=name, hostname="h", pid=1, concurrency=1, status=status,
+                             lease_expires_at=utcnow())
+
+    with app.app_context():
+        db.session.add_all([node("a", "running"), node("b", "stopped")])
+        db.session.commit()
+        db.session.add(node("c", "draining"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()

@@ -10,7 +10,8 @@ import redis
 from sqlalchemy import func, select
 
 from jobsched.extensions import db
-from jobsched.realtime.facts import FACTS_EVENT, decode
+from jobsched.realtime.facts import FACTS, decode
+from jobsched.realtime.relay import relay_channel
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.events import JobDeleted
 from jobsched.storage.retention import PRUNE_LOCK_KEY, count_prunable, locked_prune, prune_jobs
@@ -113,16 +114,13 @@ def test_the_command_dry_run_changes_nothing(app, seeded, runner):
 
 
 @pytest.mark.redis
-# The write-only Socket.IO emitter picks eventlet when it is installed, and eventlet warns
-# on import that it is deprecated.
-@pytest.mark.filterwarnings(r"ignore:\s*Eventlet is deprecated")
 def test_the_command_tells_open_dashboards_through_redis(app, seeded, runner):
-    """The deletions go to the web processes as facts, through Socket.IO's message queue."""
+    """The deletions go to the web processes as facts, through the relay channel."""
     url = redis_url()
     app.config["REDIS_URL"] = url
     client = redis.Redis.from_url(url)
     pubsub = client.pubsub()
-    pubsub.subscribe("jobsched")  # JOBSCHED_SOCKETIO_CHANNEL's default
+    pubsub.subscribe(relay_channel("jobsched"))  # JOBSCHED_SOCKETIO_CHANNEL's default
     before = set(job_ids(app))
     try:
         result = runner.invoke(args=["prune-jobs", "--older-than", "30d"])
@@ -144,11 +142,9 @@ def _deleted_facts(pubsub, expected: int) -> set[int]:
         message = pubsub.get_message(timeout=0.2)
         if not message or message["type"] != "message":
             continue
-        packet = json.loads(message["data"])  # python-socketio's Redis message format
-        if packet.get("event") == FACTS_EVENT:
-            _, facts = decode(packet["data"][0] if isinstance(packet["data"], list)
-                              else packet["data"])
-            heard |= {fact.job_id for fact in facts if isinstance(fact, JobDeleted)}
+        packet = json.loads(message["data"])
+        if packet.get("kind") == FACTS:
+            heard |= {fact.job_id for fact in decode(packet) if isinstance(fact, JobDeleted)}
     return heard
 
 

@@ -10,9 +10,8 @@ import pytest
 
 from jobsched import create_app
 from tests.conftest import TEST_ENV, app_settings, upgrade_schema
+from tests.helpers import LIVE
 from tests.realtime.server import LiveServer, WebSession, issue_token, start_web
-
-LIVE = pytest.StashKey[LiveServer]()
 
 
 def migrated_sqlite(folder: Path) -> str:
@@ -37,15 +36,6 @@ def _keep_server_for_reports(request) -> None:
     """Remember the live server a test used, so a failure can show what it logged."""
     if "live" in request.fixturenames:
         request.node.stash[LIVE] = request.getfixturevalue("live")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    server = item.stash.get(LIVE, None)
-    if report.failed and server is not None:
-        report.sections.append(("live server output", server.output()[-20_000:]))
 
 
 _names = itertools.count(1)

@@ -11,8 +11,7 @@ import pytest
 
 from jobsched import create_app
 from tests.conftest import TEST_ENV, app_settings, upgrade_schema
-from tests.helpers import wait_until
-from tests.realtime.conftest import LIVE
+from tests.helpers import LIVE, wait_until
 from tests.realtime.server import (
     Api,
     Listener,

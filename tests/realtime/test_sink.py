@@ -1,5 +1,5 @@
-"""SocketIOSink's sending step and the facts relay between processes, with recording
-emitters (no sockets, no Redis)."""
+"""SocketIOSink's sending step and the facts sent between processes, with recording
+emitters (no sockets, no Redis; tests/realtime/test_relay.py has the real channel)."""
 from __future__ import annotations
 
 import logging
@@ -9,29 +9,39 @@ import pytest
 
 from jobsched.realtime.coalescer import Batch
 from jobsched.realtime.facts import (
-    CLOSE_EVENT,
-    FACTS_EVENT,
-    RELAY_ROOM,
+    CLOSE,
+    FACTS,
     FactPublisher,
-    RelayManager,
+    close_handler,
     decode,
     encode,
+    facts_handler,
 )
 from jobsched.realtime.rooms import ADMINS, user_room
 from jobsched.realtime.sink import SocketIOSink
 from jobsched.scheduler.events import JobChanged, JobDeleted
 
 
-class RecordingEmitter:
-    def __init__(self, fail: int = 0) -> None:
-        self.emits: list[tuple[str, Any, Any]] = []
-        self.options: list[dict[str, Any]] = []
-        self.fail = fail  # how many emits raise before they work
+class RecordingRelay:
+    """A RelayPublisher's `send`, kept."""
 
-    def emit(self, event: str, data: Any, to: Any, **options: Any) -> None:
+    def __init__(self, fail: int = 0) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.fail = fail  # how many sends raise before they work
+
+    def send(self, kind: str, body: dict[str, Any]) -> None:
         if self.fail:
             self.fail -= 1
             raise ConnectionError("redis is away")
+        self.sent.append((kind, body))
+
+
+class RecordingEmitter:
+    def __init__(self) -> None:
+        self.emits: list[tuple[str, Any, Any]] = []
+        self.options: list[dict[str, Any]] = []
+
+    def emit(self, event: str, data: Any, to: Any, **options: Any) -> None:
         self.emits.append((event, data, to))
         self.options.append(options)
 
@@ -72,7 +82,7 @@ def test_the_sink_emits_to_its_own_sockets_only(app):
 
 def test_facts_survive_the_trip_through_a_message():
     facts = [JobChanged(1, 10), JobDeleted(2, 11)]
-    assert decode(encode("me", facts)) == ("me", facts)
+    assert decode(encode(facts)) == facts
 
 
 @pytest.mark.parametrize("message", [None, "text", {"origin": "x"},
@@ -83,92 +93,61 @@ def test_a_malformed_message_is_refused(message):
         decode(message)
 
 
-def publisher(emitter: RecordingEmitter) -> FactPublisher:
-    return FactPublisher(emitter.emit, "origin-a", spawn=lambda run: None)
+def publisher(relay: RecordingRelay) -> FactPublisher:
+    return FactPublisher(relay.send, spawn=lambda run: None)
 
 
-def test_the_publisher_sends_what_gathered_as_one_message_to_the_relay_room():
-    emitter = RecordingEmitter()
-    facts = publisher(emitter)
+def test_the_publisher_sends_what_gathered_as_one_facts_message():
+    relay = RecordingRelay()
+    facts = publisher(relay)
     for job_id in (1, 2, 3):
         facts.publish(JobChanged(job_id, owner_id=10))
     facts.close()
-    [(event, data, to)] = emitter.emits
-    assert (event, to) == (FACTS_EVENT, RELAY_ROOM)
-    assert decode(data) == ("origin-a", [JobChanged(i, 10) for i in (1, 2, 3)])
+    [(kind, body)] = relay.sent
+    assert kind == FACTS
+    assert decode(body) == [JobChanged(i, 10) for i in (1, 2, 3)]
 
 
 def test_the_publisher_starts_one_worker_on_the_first_fact():
     started: list[Any] = []
-    facts = FactPublisher(RecordingEmitter().emit, "o", spawn=started.append)
+    facts = FactPublisher(RecordingRelay().send, spawn=started.append)
     facts.publish(JobChanged(1, 10))
     facts.publish(JobChanged(2, 10))
     assert len(started) == 1
 
 
 def test_a_redis_outage_drops_facts_and_is_logged_once(caplog):
-    emitter = RecordingEmitter(fail=2)
-    facts = publisher(emitter)
+    relay = RecordingRelay(fail=2)
+    facts = publisher(relay)
     with caplog.at_level(logging.INFO, logger="jobsched.realtime.facts"):
         for job_id in (1, 2, 3):
             facts.publish(JobChanged(job_id, owner_id=10))
             facts.close()
-    assert [decode(data)[1] for _, data, _ in emitter.emits] == [[JobChanged(3, 10)]]
+    assert [decode(body) for _, body in relay.sent] == [[JobChanged(3, 10)]]
     messages = [r.getMessage() for r in caplog.records]
     assert sum("failed" in m for m in messages) == 1
     assert sum("works again" in m for m in messages) == 1
 
 
-def relay() -> tuple[RelayManager, list[Any]]:
-    manager = RelayManager("redis://127.0.0.1:1/0", channel="test")  # never connects here
+def test_the_facts_handler_gives_each_fact_to_the_sink():
     heard: list[Any] = []
-    manager.deliver = heard.append
-    return manager, heard
+    facts_handler(heard.append)({"kind": FACTS, "origin": "another",
+                                 **encode([JobChanged(5, 10), JobDeleted(6, 10)])})
+    assert heard == [JobChanged(5, 10), JobDeleted(6, 10)]
 
 
-def test_the_relay_hands_other_processes_facts_to_the_sink():
-    manager, heard = relay()
-    manager._handle_emit({"method": "emit", "event": FACTS_EVENT, "room": RELAY_ROOM,
-                          "data": [encode("another", [JobChanged(5, 10)])]})
-    assert heard == [JobChanged(5, 10)]
-
-
-def test_the_relay_skips_its_own_facts_and_malformed_ones(caplog):
-    manager, heard = relay()
-    manager._handle_emit({"event": FACTS_EVENT, "data": encode(manager.origin,
-                                                                [JobChanged(5, 10)])})
-    manager._handle_emit({"event": FACTS_EVENT, "data": {"origin": "x"}})
-    assert heard == [] and "malformed" in caplog.text
-
-
-def test_the_relay_leaves_other_events_to_socketio(monkeypatch):
-    manager, heard = relay()
-    passed: list[Any] = []
-    monkeypatch.setattr("socketio.RedisManager._handle_emit",
-                        lambda self, message: passed.append(message))
-    message = {"event": "job_updates", "data": {"jobs": []}, "room": ADMINS}
-    manager._handle_emit(message)
-    assert passed == [message] and heard == []
-
-
-def test_the_relay_hands_other_processes_close_requests_to_its_sockets(caplog):
-    manager, _ = relay()
+@pytest.mark.parametrize("message", [{"kind": CLOSE}, {"keys": "token:7"}, {"keys": [7]}, None])
+def test_the_close_handler_refuses_a_malformed_request(message):
     closed: list[list[str]] = []
-    manager.close = closed.append
-    for origin in ("another", manager.origin):  # its own it has closed already
-        manager._handle_emit({"event": CLOSE_EVENT, "room": RELAY_ROOM,
-                              "data": [{"origin": origin, "keys": ["token:7"]}]})
-    manager._handle_emit({"event": CLOSE_EVENT, "data": {"origin": "x", "keys": [7]}})
-    assert closed == [["token:7"]] and "malformed" in caplog.text
+    with pytest.raises(ValueError):
+        close_handler(closed.append)(message)
+    assert closed == []
 
 
-def test_a_close_request_goes_to_every_process_through_the_relay_room():
-    manager, _ = relay()
-    emitter = RecordingEmitter()
-    manager.server = emitter
-    manager.announce_close(["sessions:3"])
-    assert emitter.emits == [(CLOSE_EVENT, {"origin": manager.origin, "keys": ["sessions:3"]},
-                              RELAY_ROOM)]
+def test_the_close_handler_closes_the_named_credentials():
+    closed: list[list[str]] = []
+    close_handler(closed.append)({"kind": CLOSE, "origin": "x", "keys": ["token:7"]})
+    assert closed == [["token:7"]]
 
 
 class RecordingSink(SocketIOSink):
@@ -208,7 +187,7 @@ def test_stats_waiting_for_their_second_never_hold_back_a_change(app):
 
 
 def test_the_publisher_pauses_after_each_message_so_a_burst_gathers():
-    emitter = RecordingEmitter()
+    relay = RecordingRelay()
     pauses: list[float] = []
 
     def pause(seconds: float) -> None:  # the burst goes on while the publisher pauses
@@ -219,9 +198,9 @@ def test_the_publisher_pauses_after_each_message_so_a_burst_gathers():
             return
         raise SystemExit  # ends the worker loop after its second message
 
-    facts = FactPublisher(emitter.emit, "o", spawn=lambda run: None, pause=0.02, sleep=pause)
+    facts = FactPublisher(relay.send, spawn=lambda run: None, pause=0.02, sleep=pause)
     facts.publish(JobChanged(1, owner_id=10))
     with pytest.raises(SystemExit):
         facts._run()
-    assert [len(decode(data)[1]) for _, data, _ in emitter.emits] == [1, 3]
+    assert [len(decode(body)) for _, body in relay.sent] == [1, 3]
     assert pauses == [0.02, 0.02]
