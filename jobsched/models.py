@@ -31,6 +31,9 @@ from .orm import db
 from .scheduler.clock import as_utc, utcnow
 from .scheduler.limits import (
     ATTEMPTS_RANGE,
+    CONCURRENCY_KEY_MAX,
+    CONCURRENCY_LIMIT_RANGE,
+    DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_SECONDS,
     NAME_MAX,
@@ -81,6 +84,8 @@ class User(UserMixin, db.Model):
     # Part of every login's user id (get_id): raising it ends every session and remember
     # cookie issued before ("log out everywhere", a password change).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Limits an admin set for this user (SPEC §10); None: the deployment's default.
+    max_running: Mapped[int | None] = mapped_column(Integer)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -135,6 +140,11 @@ class Job(db.Model):
         CheckConstraint(between_sql("timeout_seconds", *TIMEOUT_RANGE), name="timeout_seconds"),
         CheckConstraint("progress IS NULL OR "
                         + between_sql("progress", PROGRESS_MIN, PROGRESS_MAX), name="progress"),
+        CheckConstraint(between_sql("concurrency_limit", *CONCURRENCY_LIMIT_RANGE),
+                        name="concurrency_limit"),
+        CheckConstraint("concurrency_key IS NULL OR "
+                        + between_sql("length(concurrency_key)", 1, CONCURRENCY_KEY_MAX),
+                        name="concurrency_key"),
         # The scheduler's queue order (SPEC §5) over pending jobs only; deadline ASC puts
         # NULLs last on PostgreSQL, which matches "no deadline after any deadline".
         # Both partial indexes also carry what the stats' live count reads (jobs/queries.py
@@ -148,6 +158,11 @@ class Job(db.Model):
             "ix_jobs_running_lease", "lease_expires_at",
             postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'"),
             postgresql_include=["deadline", "deadline_missed", "owner_id"],
+        ),
+        # The claim counts running jobs per owner and concurrency key (SPEC §10).
+        Index(
+            "ix_jobs_running_owner_key", "owner_id", "concurrency_key",
+            postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'"),
         ),
         Index("ix_jobs_owner_id_id", "owner_id", "id"),
         Index("ix_jobs_status_priority", "status", "priority"),
@@ -171,6 +186,10 @@ class Job(db.Model):
         Integer, default=DEFAULT_MAX_ATTEMPTS, server_default=str(DEFAULT_MAX_ATTEMPTS))
     timeout_seconds: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_TIMEOUT_SECONDS, server_default=str(DEFAULT_TIMEOUT_SECONDS))
+    # SPEC §10: at most concurrency_limit of the owner's jobs with this key run at once.
+    concurrency_key: Mapped[str | None] = mapped_column(String(CONCURRENCY_KEY_MAX))
+    concurrency_limit: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_CONCURRENCY_LIMIT, server_default=str(DEFAULT_CONCURRENCY_LIMIT))
     progress: Mapped[int | None] = mapped_column(SmallInteger)
     result: Mapped[Any] = mapped_column(JsonValue, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)

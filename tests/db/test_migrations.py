@@ -85,7 +85,8 @@ def test_database_rejects_out_of_range_values(app):
         db.session.add(user)
         db.session.commit()
         for bad in ({"priority": "urgent"}, {"status": "done"}, {"max_attempts": 0},
-                    {"timeout_seconds": 0}, {"progress": 101}):
+                    {"timeout_seconds": 0}, {"progress": 101}, {"concurrency_limit": 0},
+                    {"concurrency_limit": 1001}, {"concurrency_key": ""}):
             db.session.add(Job(name="j", owner_id=user.id, **bad))
             with pytest.raises(IntegrityError):
                 db.session.commit()
