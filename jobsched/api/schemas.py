@@ -17,6 +17,10 @@ from ..jobs.errors import ValidationFailed
 from ..scheduler.limits import (
     ATTEMPTS_MAX,
     ATTEMPTS_MIN,
+    CONCURRENCY_KEY_MAX,
+    CONCURRENCY_LIMIT_MAX,
+    CONCURRENCY_LIMIT_MIN,
+    DEFAULT_CONCURRENCY_LIMIT,
     NAME_MAX,
     PROGRESS_MAX,
     PROGRESS_MIN,
@@ -29,6 +33,16 @@ PRIORITIES = [p.value for p in Priority]
 STATUSES = [s.value for s in JobStatus]
 EXECUTION_STATUSES = [s.value for s in ExecutionStatus]
 TIMESTAMP = "ISO-8601 date and time; without an offset it means UTC. Answers always carry one."
+CONCURRENCY_KEY = (
+    f"At most concurrency_limit of the owner's jobs with this key run at once; keys are per "
+    f"owner. 1–{CONCURRENCY_KEY_MAX} characters, surrounding whitespace removed. null (the "
+    f"default) means no key, and in a change clears it; an empty or blank key is refused (400)."
+)
+CONCURRENCY_LIMIT = (
+    f"How many of the owner's jobs with this job's concurrency_key may run at once "
+    f"({CONCURRENCY_LIMIT_MIN}–{CONCURRENCY_LIMIT_MAX}, default {DEFAULT_CONCURRENCY_LIMIT}); "
+    f"without a key it has no effect."
+)
 
 
 class _Nullable:
@@ -113,6 +127,11 @@ def _editable(name_required: bool) -> dict[str, fields.Raw]:
         "run_at": NullableDateTime(description="Not started before this time. " + TIMESTAMP),
         "max_attempts": fields.Integer(min=ATTEMPTS_MIN, max=ATTEMPTS_MAX),
         "timeout_seconds": fields.Integer(min=TIMEOUT_MIN, max=TIMEOUT_MAX),
+        "concurrency_key": NullableString(min_length=1, max_length=CONCURRENCY_KEY_MAX,
+                                          description=CONCURRENCY_KEY, example="deploy-prod"),
+        "concurrency_limit": fields.Integer(min=CONCURRENCY_LIMIT_MIN, max=CONCURRENCY_LIMIT_MAX,
+                                            default=DEFAULT_CONCURRENCY_LIMIT,
+                                            description=CONCURRENCY_LIMIT),
     }
 
 
@@ -143,6 +162,10 @@ job_out = Model("Job", {
     "attempts": _out(fields.Integer, description="Attempts started so far."),
     "max_attempts": _out(fields.Integer),
     "timeout_seconds": _out(fields.Integer),
+    "concurrency_key": _out(NullableString, min_length=1, max_length=CONCURRENCY_KEY_MAX,
+                            description=CONCURRENCY_KEY),
+    "concurrency_limit": _out(fields.Integer, min=CONCURRENCY_LIMIT_MIN,
+                              max=CONCURRENCY_LIMIT_MAX, description=CONCURRENCY_LIMIT),
     "progress": _out(NullableInteger, min=PROGRESS_MIN, max=PROGRESS_MAX),
     "result": _out(AnyJson, description="The task's return value."),
     "error": _out(NullableString, description="The last failure's message."),

@@ -39,6 +39,10 @@ from .. import jsontext
 from ..jsontext import JsonTooDeep
 from ..scheduler.limits import (
     ATTEMPTS_RANGE,
+    CONCURRENCY_KEY_MAX,
+    CONCURRENCY_LIMIT_MAX,
+    CONCURRENCY_LIMIT_MIN,
+    DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_DESCRIPTION,
@@ -53,7 +57,7 @@ LONG_TEXT = 200  # string args allowed to be longer than this get a text area
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 PRIORITY_CHOICES = [SelectChoice(p.value, p.value.capitalize()) for p in Priority]
 JOB_FIELDS = ("name", "description", "task", "priority", "deadline", "run_at", "max_attempts",
-              "timeout_seconds")
+              "timeout_seconds", "concurrency_key", "concurrency_limit")
 
 
 class UtcDateTimeField(DateTimeLocalField):
@@ -124,6 +128,23 @@ class JobForm(FlaskForm):
         widget=NumberInput(step=1, min=TIMEOUT_RANGE[0], max=TIMEOUT_RANGE[1]),
         description="An attempt running longer than this is stopped and counts as failed.",
     )
+    concurrency_key = StringField(
+        "Concurrency key (optional)", filters=[strip],
+        validators=[MaxLength(CONCURRENCY_KEY_MAX)],
+        render_kw={"maxlength": CONCURRENCY_KEY_MAX, "autocomplete": "off",
+                   "placeholder": "e.g. deploy-prod"},
+        description="Your jobs with the same key share the limit below, e.g. one "
+                    "deploy-prod at a time. Empty: no key.",
+    )
+    concurrency_limit = WholeNumberField(
+        "Concurrency limit", default=DEFAULT_CONCURRENCY_LIMIT,
+        validators=[InputRequired("Enter how many may run at once."),
+                    NumberRange(CONCURRENCY_LIMIT_MIN, CONCURRENCY_LIMIT_MAX,
+                                message=f"Use {CONCURRENCY_LIMIT_MIN} to "
+                                        f"{CONCURRENCY_LIMIT_MAX} jobs at once.")],
+        widget=NumberInput(step=1, min=CONCURRENCY_LIMIT_MIN, max=CONCURRENCY_LIMIT_MAX),
+        description="At most this many of your jobs with this key run at once.",
+    )
 
     def use_tasks(self, tasks: list[Task]) -> None:
         """Offer these tasks (the ones the user may run) in the task menu."""
@@ -143,6 +164,8 @@ class JobForm(FlaskForm):
             "deadline": self.deadline.data, "run_at": self.run_at.data,
             "max_attempts": self.max_attempts.data,
             "timeout_seconds": self.timeout_seconds.data,
+            "concurrency_key": self.concurrency_key.data or None,  # empty: no key
+            "concurrency_limit": self.concurrency_limit.data,
         }
 
 

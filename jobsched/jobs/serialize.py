@@ -60,6 +60,8 @@ def job_to_json(job: Job, now: datetime | None = None) -> dict[str, Any]:
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "timeout_seconds": job.timeout_seconds,
+        "concurrency_key": job.concurrency_key,
+        "concurrency_limit": job.concurrency_limit,
         "progress": job.progress,
         "result": job.result,
         "error": job.error,

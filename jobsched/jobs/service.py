@@ -21,6 +21,9 @@ from ..models import Execution, Job, User
 from ..scheduler.events import EventSink, JobChanged, JobDeleted
 from ..scheduler.limits import (
     ATTEMPTS_RANGE,
+    CONCURRENCY_KEY_MAX,
+    CONCURRENCY_LIMIT_RANGE,
+    DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_ARGS_BYTES,
@@ -49,13 +52,14 @@ from .serialize import parse_datetime
 # What a user may set (SPEC §6): everything else on a job belongs to the scheduler.
 EDITABLE_FIELDS = (
     "name", "description", "args", "priority", "deadline", "run_at", "max_attempts",
-    "timeout_seconds",
+    "timeout_seconds", "concurrency_key", "concurrency_limit",
 )
 CREATE_FIELDS = ("task", *EDITABLE_FIELDS)
 DEFAULTS: dict[str, Any] = {
     "description": "", "task": "sleep", "args": {}, "priority": Priority.MEDIUM.value,
     "deadline": None, "run_at": None, "max_attempts": DEFAULT_MAX_ATTEMPTS,
-    "timeout_seconds": DEFAULT_TIMEOUT_SECONDS,
+    "timeout_seconds": DEFAULT_TIMEOUT_SECONDS, "concurrency_key": None,
+    "concurrency_limit": DEFAULT_CONCURRENCY_LIMIT,
 }
 # A conditional write that lost a race re-reads the job and decides again, a few times.
 _RACE_ATTEMPTS = 5
@@ -301,6 +305,17 @@ def _description(value: Any) -> str:
     return description
 
 
+def _concurrency_key(value: Any) -> str | None:
+    """A key stripped like a name; null means none (and clears one on update). Blank text
+    is refused rather than read as null, as a blank name or deadline is (SPEC §10)."""
+    if value is None:
+        return None
+    key = _text(value).strip()
+    if not 1 <= len(key) <= CONCURRENCY_KEY_MAX:
+        raise ValueError(f"Use 1–{CONCURRENCY_KEY_MAX} characters, or null for no key.")
+    return key
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("Must be a string.")
@@ -361,4 +376,6 @@ _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "run_at": parse_datetime,
     "max_attempts": _int_between(*ATTEMPTS_RANGE),
     "timeout_seconds": _int_between(*TIMEOUT_RANGE),
+    "concurrency_key": _concurrency_key,
+    "concurrency_limit": _int_between(*CONCURRENCY_LIMIT_RANGE),
 }

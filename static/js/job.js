@@ -80,6 +80,11 @@
     ["priority", "attempts", "max_attempts", "timeout_seconds"].forEach(function (name) {
       setText(name, job[name]);
     });
+    setText("concurrency_key", job.concurrency_key || "");
+    setText("concurrency_limit", job.concurrency_limit);
+    root.querySelectorAll("[data-shown-with-key]").forEach(function (node) {
+      node.hidden = !job.concurrency_key;  // the limit means nothing without a key
+    });
     ["deadline", "run_at", "created_at", "started_at", "finished_at"].forEach(function (name) {
       setTime(name, job[name]);
     });

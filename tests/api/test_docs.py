@@ -4,6 +4,12 @@ from __future__ import annotations
 import pytest
 
 from jobsched.jobs import queries, service
+from jobsched.scheduler.limits import (
+    CONCURRENCY_KEY_MAX,
+    CONCURRENCY_LIMIT_MAX,
+    CONCURRENCY_LIMIT_MIN,
+    DEFAULT_CONCURRENCY_LIMIT,
+)
 from tests.api.conftest import make_running
 
 SPEC_OPERATIONS = {
@@ -91,6 +97,19 @@ def test_input_models_are_strict_and_name_the_editable_fields(spec):
     assert job_in["additionalProperties"] is False and job_patch["additionalProperties"] is False
     assert job_in["required"] == ["name"] and "required" not in job_patch
     assert job_in["properties"]["deadline"]["x-nullable"] is True
+
+
+@pytest.mark.parametrize("model", ["JobIn", "JobPatch", "Job"])
+def test_the_concurrency_fields_are_documented_with_their_bounds(spec, model):
+    props = spec["definitions"][model]["properties"]
+    key, limit = props["concurrency_key"], props["concurrency_limit"]
+    assert (key["type"], key["x-nullable"]) == ("string", True)
+    assert (key["minLength"], key["maxLength"]) == (1, CONCURRENCY_KEY_MAX)
+    assert limit["type"] == "integer"
+    assert (limit["minimum"], limit["maximum"]) == (CONCURRENCY_LIMIT_MIN, CONCURRENCY_LIMIT_MAX)
+    assert "null" in key["description"] and "default" in limit["description"]
+    if model != "Job":
+        assert limit["default"] == DEFAULT_CONCURRENCY_LIMIT
 
 
 def test_response_models_match_what_the_api_answers(spec, app, alice):

@@ -33,11 +33,12 @@ def test_create_answers_201_with_the_job_its_defaults_and_location(alice, events
     assert {k: job[k] for k in ("description", "task", "args", "priority", "max_attempts",
                                 "timeout_seconds", "status", "attempts", "deadline", "run_at",
                                 "progress", "result", "error", "started_at", "finished_at",
-                                "deadline_missed")} == {
+                                "deadline_missed", "concurrency_key", "concurrency_limit")} == {
         "description": "", "task": "sleep", "args": {"seconds": 1}, "priority": "medium",
         "max_attempts": 3, "timeout_seconds": 3600, "status": "pending", "attempts": 0,
         "deadline": None, "run_at": None, "progress": None, "result": None, "error": None,
         "started_at": None, "finished_at": None, "deadline_missed": False,
+        "concurrency_key": None, "concurrency_limit": 1,
     }
     assert parse(job["created_at"]) >= before - timedelta(seconds=1)
     assert alice.get(f"/jobs/{job['id']}/") == job

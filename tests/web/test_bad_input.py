@@ -93,6 +93,7 @@ def token_shown(response) -> bool:
 JOB_FIELDS = {
     "name": "nightly", "description": "", "task": "sleep", "args_json": "", "priority": "low",
     "deadline": "", "run_at": "", "max_attempts": "3", "timeout_seconds": "60",
+    "concurrency_key": "deploy", "concurrency_limit": "2",
     "args-sleep-seconds": "1", "args-echo-message": "hi", "args-fail-message": "boom",
 }
 FORMS = [

@@ -15,7 +15,8 @@ from tests.web.page import Page, page_of
 
 VALID = {"name": "nightly report", "description": "", "task": "sleep",
          "args-sleep-seconds": "2", "args_json": "", "priority": "high", "deadline": "",
-         "run_at": "", "max_attempts": "3", "timeout_seconds": "600"}
+         "run_at": "", "max_attempts": "3", "timeout_seconds": "600", "concurrency_key": "",
+         "concurrency_limit": "1"}
 
 
 @pytest.fixture(autouse=True)
