@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from jobsched.scheduler.limits import MAX_RUNNING_PER_USER_RANGE
+
 ROOT = Path(__file__).resolve().parent
 INSTANCE_DIR = ROOT / "instance"
 
@@ -48,6 +50,7 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"  # Redis's when REDIS_URL is set
     RATELIMIT_HEADERS_ENABLED = True
     JOBSCHED_RETENTION_DAYS: int | None = None  # keep finished jobs forever
+    JOBSCHED_MAX_RUNNING_PER_USER: int | None = None  # SPEC §10: no per-user cap
 
 
 def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR) -> dict[str, Any]:
@@ -83,6 +86,9 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
                                          ("open", "closed")),
         **_login_lifetimes(env),
     }
+    if env.get("JOBSCHED_MAX_RUNNING_PER_USER", "").strip():
+        settings["JOBSCHED_MAX_RUNNING_PER_USER"] = _int(
+            env, "JOBSCHED_MAX_RUNNING_PER_USER", 0, *MAX_RUNNING_PER_USER_RANGE)
     if env.get("JOBSCHED_RETENTION_DAYS", "").strip():
         settings["JOBSCHED_RETENTION_DAYS"] = _int(env, "JOBSCHED_RETENTION_DAYS", 0, 1, 36_500)
     if settings["REDIS_URL"]:

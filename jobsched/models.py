@@ -188,8 +188,9 @@ class Job(db.Model):
         Integer, default=DEFAULT_TIMEOUT_SECONDS, server_default=str(DEFAULT_TIMEOUT_SECONDS))
     # SPEC §10: at most concurrency_limit of the owner's jobs with this key run at once.
     concurrency_key: Mapped[str | None] = mapped_column(String(CONCURRENCY_KEY_MAX))
+    # The database's default only: statements written for older schemas leave it out.
     concurrency_limit: Mapped[int] = mapped_column(
-        Integer, default=DEFAULT_CONCURRENCY_LIMIT, server_default=str(DEFAULT_CONCURRENCY_LIMIT))
+        Integer, server_default=str(DEFAULT_CONCURRENCY_LIMIT))
     progress: Mapped[int | None] = mapped_column(SmallInteger)
     result: Mapped[Any] = mapped_column(JsonValue, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)

@@ -167,6 +167,7 @@ def build_service(
         lease_seconds=config["JOBSCHED_LEASE_SECONDS"],
         grace_seconds=config["JOBSCHED_SHUTDOWN_GRACE_SECONDS"],
         reconcile_seconds=config["JOBSCHED_RECONCILE_SECONDS"],
+        max_running_per_user=config.get("JOBSCHED_MAX_RUNNING_PER_USER"),
     )
     runtime = NodeRuntime(
         spawn=spawn, offload=offload, os_lock=os_lock,

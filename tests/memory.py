@@ -24,7 +24,8 @@ class MemoryStore(InMemoryJobStore):
         self, *, name: str = "job", task: str = "sleep", args: dict[str, Any] | None = None,
         priority: Priority | str = Priority.MEDIUM, deadline: datetime | None = None,
         run_at: datetime | None = None, max_attempts: int = 3, timeout_seconds: int = 3600,
-        owner_id: int = 1, description: str = "",
+        owner_id: int = 1, description: str = "", concurrency_key: str | None = None,
+        concurrency_limit: int = 1,
     ) -> QueuedJob:
         """Create a pending job and return its queue view (`.id` is the new job's id)."""
         with self._lock:
@@ -32,7 +33,8 @@ class MemoryStore(InMemoryJobStore):
             job = JobRecord(
                 self._next_job_id, name, task, dict(args or {}), Priority(priority),
                 as_utc(deadline), as_utc(run_at), max_attempts, timeout_seconds, owner_id,
-                now, now, description,
+                now, now, description, concurrency_key=concurrency_key,
+                concurrency_limit=concurrency_limit,
             )
             self._jobs[job.id] = job
             self._next_job_id += 1

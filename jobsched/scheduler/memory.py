@@ -15,11 +15,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import Clock, utcnow
+from .fairness import Candidate, Caps, pick
 from .leases import is_expired, lease_expires_at
 from .limits import clamp_progress
 from .ordering import queue_key
 from .states import ExecutionStatus, JobStatus, NodeStatus, Priority, transition
-from .store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
+from .store import (
+    ClaimBatch,
+    ClaimedJob,
+    Finished,
+    NodeConflict,
+    NodeInfo,
+    Outcome,
+    QueuedJob,
+)
 
 
 @dataclass(slots=True)
@@ -67,11 +76,18 @@ class JobRecord:
     node: str | None = None
     lease_token: str | None = None
     lease_expires_at: datetime | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int = 1
     executions: list[ExecutionRecord] = field(default_factory=list)
 
     def queued(self) -> QueuedJob:
         """The heap's view of this job."""
-        return QueuedJob(self.id, self.priority, self.deadline, self.run_at)
+        return QueuedJob(self.id, self.priority, self.deadline, self.run_at, self.owner_id,
+                         self.concurrency_key)
+
+    def candidate(self) -> Candidate:
+        """The fair-use rule's view of this job."""
+        return Candidate(self.id, self.owner_id, self.concurrency_key, self.concurrency_limit)
 
 
 @dataclass(slots=True)
@@ -96,6 +112,7 @@ class InMemoryJobStore:
         self._nodes: dict[str, NodeRecord] = {}
         self._next_job_id = 1
         self._next_execution_id = 1
+        self.max_running: dict[int, int] = {}  # admins' per-user caps (users.max_running)
 
     # -- the JobStore protocol ---------------------------------------------------------
 
@@ -116,17 +133,25 @@ class InMemoryJobStore:
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
-        lease_seconds: int,
-    ) -> list[ClaimedJob]:
-        """Start up to max_claims eligible candidates in queue order, within the limit."""
+        lease_seconds: int, per_user: int | None = None,
+    ) -> ClaimBatch:
+        """Start up to max_claims eligible candidates in queue order, within the limit and
+        the fair-use caps (fairness.pick)."""
         with self._lock:
             now = self._clock()
             room = min(max_claims, limit - self._running_count())
+            if room <= 0:
+                return ClaimBatch()
             eligible = sorted(
                 (j for j in map(self._jobs.get, set(candidate_ids)) if _eligible(j, now)),
                 key=lambda j: queue_key(j.queued()),
             )
-            return [self._start(j, node, now, lease_seconds) for j in eligible[: max(room, 0)]]
+            running = [(j.owner_id, j.concurrency_key) for j in self._jobs.values()
+                       if j.status is JobStatus.RUNNING]
+            start_ids, held = pick((j.candidate() for j in eligible), running,
+                                   Caps(per_user, dict(self.max_running)), room)
+            started = [self._start(self._jobs[i], node, now, lease_seconds) for i in start_ids]
+            return ClaimBatch(started, held)
 
     def heartbeat(self, node: str, lease_seconds: int, tokens: Collection[str]) -> None:
         """Renew the node's row and the leases it still holds (these tokens)."""
@@ -258,6 +283,7 @@ class InMemoryJobStore:
             job.id, job.owner_id, job.task, copy.deepcopy(job.args), job.attempts,
             job.max_attempts, job.timeout_seconds, job.deadline, token, execution.id, node, now,
             eligible_at=max(job.created_at, job.run_at or job.created_at),
+            concurrency_key=job.concurrency_key,
         )
 
     def _rescue(self, job: JobRecord, now: datetime, backoff: Callable[[int], float]) -> Finished:

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from .clock import Clock
+from .fairness import Hold
 from .ordering import PendingHeap
-from .store import Dequeued, JobStore, QueuedJob
+from .store import Dequeued, JobStore, QueuedJob, Released
 
 QueueState = QueuedJob | Dequeued
 
@@ -73,6 +74,21 @@ class QueueMirror:
                 pending = self._put(state) or pending
                 self._note(state.id, state)
         return pending
+
+    def hold(self, held: dict[int, Hold]) -> None:
+        """The claim held these jobs back for their groups (fairness.py)."""
+        if held:
+            with self._lock:
+                self._heap.hold(held)
+
+    def release(self, released: Iterable[Released]) -> None:
+        """Jobs stopped running: their groups' set-aside jobs may be offered again."""
+        with self._lock:
+            for item in released:
+                if item.owner_id is None:
+                    self._heap.release_all()
+                else:
+                    self._heap.release(item.owner_id, item.concurrency_key)
 
     def forget(self, ids: Iterable[int]) -> None:
         """Drop jobs that left the queue (claimed here, deleted)."""

@@ -30,7 +30,17 @@ from .mirror import QueueMirror
 from .nodeconfig import NodeRuntime, NodeSettings
 from .registry import Task, TaskRegistry, UnknownTask
 from .states import ExecutionStatus, JobStatus
-from .store import ClaimedJob, Finished, JobChange, JobStore, NodeConflict, Outcome
+from .store import (
+    ClaimedJob,
+    Dequeued,
+    Finished,
+    JobChange,
+    JobStore,
+    NodeConflict,
+    Outcome,
+    QueuedJob,
+    Released,
+)
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -149,9 +159,13 @@ class SchedulerNode:
         job's queue state goes straight into the heap; a bare id is re-read from the store.
         Wakes the loop unless every change only took jobs out of the queue."""
         changes = list(changes)
-        states = [c for c in changes if not isinstance(c, int)]
+        states = [c for c in changes if isinstance(c, QueuedJob | Dequeued)]
+        released = [c for c in changes if isinstance(c, Released)]
         ids = [c for c in changes if isinstance(c, int)]
-        wake = self._queue.apply(states) or bool(ids)
+        if ids:  # a bare id may be a running job that stopped: whose, we do not know
+            released.append(Released(None))
+        self._queue.release(released)
+        wake = self._queue.apply(states) or bool(ids) or bool(released)
         try:
             self._queue.refresh(ids)
         except Exception:
@@ -216,6 +230,7 @@ class SchedulerNode:
                             extra=event_fields(item.job_id, self.name, "rescued",
                                                transition=moved("running", item.status.value)))
             self._published(finished)
+            self._queue.release(Released(item.owner_id) for item in finished)
         if now >= self._next_reconcile:
             self._reconcile()
         if self._housekeeping is not None:
@@ -232,11 +247,13 @@ class SchedulerNode:
             if not ids:
                 return
             claims = self._store.claim(ids, self.name, free, self.limit,
-                                       self.settings.lease_seconds)
+                                       self.settings.lease_seconds,
+                                       self.settings.max_running_per_user)
             self._queue.forget(c.id for c in claims)
+            self._queue.hold(claims.held)  # their groups' jobs are set aside: look further
             for claim in claims:
                 self._start_attempt(claim)
-            if len(claims) >= min(free, len(ids)):
+            if len(claims) >= min(free, len(ids)) or claims.held:
                 continue
             unclaimed = set(ids) - {c.id for c in claims}
             if self._queue.refresh(unclaimed):  # still eligible: the global limit is full
@@ -339,6 +356,7 @@ class SchedulerNode:
             self._after_settle(claim, outcome, finished, attempt.elapsed(self._clock()))
         finally:
             self._running.release(attempt)
+            self._queue.release([Released(claim.owner_id, claim.concurrency_key)])
             self._wake.set()  # the slot is free: refill it now, not at the next timer
             self._drainer.wake()
 

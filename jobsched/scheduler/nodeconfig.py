@@ -35,6 +35,7 @@ class NodeSettings:
     lease_seconds: int = 30
     grace_seconds: float = 30.0  # on stop: how long running attempts may finish
     reconcile_seconds: float = 30.0  # how often the heap is resynced with the store
+    max_running_per_user: int | None = None  # SPEC §10's default cap; None: no cap
 
     def node_info(self) -> NodeInfo:
         """The node's row as this process registers it."""

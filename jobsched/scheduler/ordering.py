@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from .clock import as_utc
+from .fairness import Group, Hold
 from .states import PRIORITY_RANK
 from .store import QueuedJob
 
@@ -62,12 +63,22 @@ class PendingHeap:
     object (identity, not equality) is stale and dropped when it reaches the top. Jobs
     waiting for their run_at sit in a second heap keyed by run_at, so they never block
     eligible jobs queued behind them. Not thread-safe: the node guards it with a lock.
+
+    Fair use (SPEC §10): when the claim holds a job back for its group (an owner at its cap,
+    an owner's concurrency key at its limit), the group is *blocked*: its ready entries are
+    set aside in a heap of the group's own as candidates() meets them, so the jobs behind
+    it are offered instead and a scheduler whose every candidate is held sleeps. Each slot
+    the group frees (`release`) lets its first set-aside job be offered again (a *credit*),
+    until the claim holds the group again; a reconcile starts afresh.
     """
 
     def __init__(self, jobs: Iterable[QueuedJob] = ()) -> None:
         self._entries: dict[int, ReadyEntry | WaitingEntry] = {}
         self._ready: list[ReadyEntry] = []
         self._waiting: list[WaitingEntry] = []
+        self._groups: dict[int, tuple[int, str | None]] = {}  # job id -> (owner, key)
+        self._blocked: dict[Group, int] = {}  # blocked group -> its credit
+        self._parked: dict[Group, list[ReadyEntry]] = {}
         # The latest `now` seen by candidates(): a run_at at or before it is already due.
         self._horizon_us = -1
         self.replace_all(jobs)
@@ -81,6 +92,8 @@ class PendingHeap:
     def upsert(self, job: QueuedJob) -> None:
         """Add a new pending job or re-key a changed one; its older entries become stale."""
         entry = self._entry_for(job)
+        if job.owner_id is not None:
+            self._groups[job.id] = (job.owner_id, job.concurrency_key)
         if self._entries.get(job.id) == entry:
             return  # unchanged: keep the entry already in place, push nothing
         self._entries[job.id] = entry
@@ -93,24 +106,83 @@ class PendingHeap:
     def discard(self, job_id: int) -> None:
         """Forget a job (claimed, cancelled, deleted); its heap entries are now stale."""
         if self._entries.pop(job_id, None) is not None:
+            self._groups.pop(job_id, None)
             self._maybe_compact()
 
     def replace_all(self, jobs: Iterable[QueuedJob]) -> None:
-        """Resync to exactly this set of pending jobs (load at start, periodic reconcile)."""
+        """Resync to exactly this set of pending jobs (load at start, periodic reconcile).
+        Every group is unblocked: the next claims find out afresh what the caps hold."""
+        jobs = list(jobs)
         self._entries = {job.id: self._entry_for(job) for job in jobs}
+        self._groups = {job.id: (job.owner_id, job.concurrency_key)
+                        for job in jobs if job.owner_id is not None}
+        self._blocked.clear()
         self._rebuild()
 
     def candidates(self, now: datetime, n: int) -> list[int]:
-        """Ids of the first `n` eligible jobs (run_at None or <= now), in queue order."""
+        """Ids of the first `n` eligible jobs (run_at None or <= now), in queue order,
+        leaving out blocked groups' jobs (but for their credit)."""
         self._promote(to_micros(now))
         found: list[ReadyEntry] = []
         while self._ready and len(found) < n:
             entry = heapq.heappop(self._ready)
-            if self._entries.get(entry[2]) is entry:
-                found.append(entry)  # stale entries are simply dropped here
+            if self._entries.get(entry[2]) is not entry:
+                continue  # stale entries are simply dropped here
+            group = self._blocking(entry[2])
+            if group is None:
+                found.append(entry)
+            else:
+                heapq.heappush(self._parked.setdefault(group, []), entry)
         for entry in found:  # peeking, not taking: the claim decides what leaves the heap
             heapq.heappush(self._ready, entry)
-        return [entry[2] for entry in found]
+        for group, credit in list(self._blocked.items()):
+            if credit > 0:
+                found.extend(self._peek_parked(group, credit))
+        found.sort()
+        return [entry[2] for entry in found[:n]]
+
+    def hold(self, held: dict[int, Hold]) -> None:
+        """The claim held these jobs back: block their groups (no credit left)."""
+        for hold in held.values():
+            self._blocked[hold.group] = 0
+
+    def release(self, owner_id: int, concurrency_key: str | None) -> None:
+        """A job of this owner (with this key) stopped running: one more of the owner's
+        set-aside jobs, and of the key's, may be offered again."""
+        for group in {(owner_id, concurrency_key), (owner_id, None)}:
+            if group in self._blocked:
+                self._blocked[group] += 1
+
+    def release_all(self) -> None:
+        """Some job stopped running, whose owner is not known: credit every group."""
+        for group in self._blocked:
+            self._blocked[group] += 1
+
+    def _blocking(self, job_id: int) -> Group | None:
+        """The blocked group this job belongs to, if any (its key's first)."""
+        if not self._blocked or job_id not in self._groups:
+            return None
+        owner, key = self._groups[job_id]
+        for group in ((owner, key), (owner, None)):
+            if group in self._blocked:
+                return group
+        return None
+
+    def _peek_parked(self, group: Group, n: int) -> list[ReadyEntry]:
+        """The first `n` live set-aside entries of a group, left in place; a group with none
+        left is unblocked."""
+        parked = self._parked.get(group, [])
+        found: list[ReadyEntry] = []
+        while parked and len(found) < n:
+            entry = heapq.heappop(parked)
+            if self._entries.get(entry[2]) is entry:
+                found.append(entry)
+        for entry in found:
+            heapq.heappush(parked, entry)
+        if not parked:
+            self._parked.pop(group, None)
+            self._blocked.pop(group, None)
+        return found
 
     def next_wakeup(self) -> datetime | None:
         """Earliest run_at among jobs not yet eligible (None when no job waits)."""
@@ -141,12 +213,14 @@ class PendingHeap:
                 heapq.heappush(self._ready, ready)
 
     def _maybe_compact(self) -> None:
-        held = len(self._ready) + len(self._waiting)
+        held = len(self._ready) + len(self._waiting) + sum(map(len, self._parked.values()))
         if held > 2 * len(self._entries) + _COMPACT_SLACK:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        """Rebuild both heaps from the live entries only: O(n), amortised by _maybe_compact."""
+        """Rebuild both heaps from the live entries only: O(n), amortised by _maybe_compact.
+        Set-aside entries go back to the ready heap; candidates() sets them aside again."""
+        self._parked.clear()
         self._ready = [e for e in self._entries.values() if len(e) == 3]  # type: ignore[misc]
         self._waiting = [e for e in self._entries.values() if len(e) == 4]  # type: ignore[misc]
         heapq.heapify(self._ready)

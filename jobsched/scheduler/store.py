@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from .fairness import Hold
 from .states import ExecutionStatus, JobStatus, Priority
 
 
@@ -24,6 +25,9 @@ class QueuedJob:
     priority: Priority
     deadline: datetime | None
     run_at: datetime | None
+    # Its fair-use groups (SPEC §10): the heap sets aside the jobs of a group a cap holds.
+    owner_id: int | None = None
+    concurrency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +37,19 @@ class Dequeued:
     id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Released:
+    """A job stopped running (finished, back to pending, cancelled, deleted, rescued): a
+    slot of its owner and of its concurrency key is free. owner_id None: someone's."""
+
+    owner_id: int | None
+    concurrency_key: str | None = None
+
+
 # What a change feed says of one job: its new queue state (pending: a QueuedJob; anything
-# else: Dequeued), or only its id (an int) when the state is unknown and must be re-read.
-JobChange = QueuedJob | Dequeued | int
+# else: Dequeued), or only its id (an int) when the state is unknown and must be re-read;
+# and, after a job left `running`, whose slot that freed (Released).
+JobChange = QueuedJob | Dequeued | Released | int
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,17 @@ class ClaimedJob:
     # When the job could first have started this attempt: the later of its creation and its
     # run_at (a retry's backoff end). started_at - eligible_at is the time it waited.
     eligible_at: datetime | None = None
+    concurrency_key: str | None = None
+
+
+class ClaimBatch(list[ClaimedJob]):
+    """What one claim did: the jobs it started, in queue order (the list itself), and the
+    candidates a fair-use cap held back although they were eligible (`held`, by job id)."""
+
+    def __init__(self, claimed: Iterable[ClaimedJob] = (),
+                 held: dict[int, Hold] | None = None) -> None:
+        super().__init__(claimed)
+        self.held: dict[int, Hold] = held or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +140,13 @@ class JobStore(Protocol):
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
-        lease_seconds: int,
-    ) -> list[ClaimedJob]:
+        lease_seconds: int, per_user: int | None = None,
+    ) -> ClaimBatch:
         """Atomically start up to `max_claims` of the candidates that are still pending and
-        eligible, in queue order, never letting the system-wide running count exceed `limit`.
+        eligible, in queue order, never letting the system-wide running count exceed `limit`,
+        nor any owner's exceed its cap (users.max_running, else `per_user`; None: no cap),
+        nor any (owner, concurrency key)'s its concurrency_limit (fairness.py; the held-back
+        candidates come back in the batch's `held`).
         Each claimed job gets attempts + 1, a fresh lease token, a lease expiry of store-now +
         `lease_seconds`, and a `running` execution row. Returns what it claimed (maybe none)."""
 

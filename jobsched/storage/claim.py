@@ -1,23 +1,30 @@
 """The claim: how a scheduler starts jobs without ever letting more than the global limit
-run, in SPEC §5 order (`QUEUE_ORDER`, `ELIGIBLE`, queue.py).
+run, in SPEC §5 order (`QUEUE_ORDER`, `ELIGIBLE`, queue.py), under the fair-use caps of
+SPEC §10 (the per-user cap and the concurrency keys; the rule is scheduler/fairness.py).
 
 PostgreSQL: a transaction-scoped advisory lock serialises claimers, then one statement
-(CLAIM) counts the running jobs, picks the eligible candidates with FOR UPDATE SKIP LOCKED,
-starts them and opens their executions. SQLite: BEGIN IMMEDIATE serialises claimers, then
-an UPDATE … RETURNING starts the first `room` candidates and one INSERT opens their
-executions. `SqlJobStore.claim` (store.py) chooses between them.
+(CLAIM) counts the running jobs, locks the eligible candidates with FOR UPDATE SKIP LOCKED,
+judges them by the caps, starts the first ones it may and opens their executions; the
+candidates a cap held back come back with the reason. SQLite: BEGIN IMMEDIATE serialises
+claimers, the rule runs in Python over the candidates it reads, an UPDATE … RETURNING starts
+the picked ones and one INSERT opens their executions. `SqlJobStore.claim` (store.py)
+chooses between them.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection, String, func, insert, literal, select, text, update
 
+from ..models import User
+from ..scheduler.fairness import Candidate, Caps, HeldBy, Hold, pick
 from ..scheduler.ordering import queue_key
 from ..scheduler.states import ExecutionStatus, JobStatus, Priority
-from ..scheduler.store import ClaimedJob, QueuedJob
+from ..scheduler.store import ClaimBatch, ClaimedJob, QueuedJob
 from .queue import QUEUE_ORDER, Instant, eligible, executions, jobs
+
+users = User.__table__
 
 # Any constant shared by every scheduler: the key of the transaction-scoped advisory lock
 # that serialises claims on PostgreSQL, so "count running, then start up to the room left"
@@ -26,29 +33,59 @@ CLAIM_LOCK_KEY = 0x6A6F6273636864  # "jobschd"
 
 CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
+_ORDER = "priority_rank ASC, deadline ASC NULLS LAST, id ASC"  # QUEUE_ORDER, for the windows
+_RETURNED = ("id, owner_id, task, args, attempts, max_attempts, timeout_seconds, deadline, "
+             "priority, lease_token, started_at, created_at, run_at, concurrency_key")
+
 # The PostgreSQL claim as one statement, built once (SPEC §5 order and eligibility, as
-# QUEUE_ORDER and ELIGIBLE say them). `room` is what the global limit leaves; the candidates
-# are picked in a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED, which the planner cannot
-# fold into the UPDATE (a folded LIMIT subquery can update more rows than the limit), and
-# rows another transaction is changing (a cancel, an edit) are skipped, not waited for.
+# QUEUE_ORDER and ELIGIBLE say them; SPEC §10's caps, as fairness.pick says them). `room` is
+# what the global limit leaves; the candidates are locked in a MATERIALIZED CTE with FOR
+# UPDATE SKIP LOCKED, which the planner cannot fold into the UPDATE (a folded LIMIT subquery
+# can update more rows than the limit), and rows another transaction is changing (a cancel,
+# an edit) are skipped, not waited for. `judged` applies the key rule, then the owner rule,
+# each a running count plus a row number over the candidates in queue order; `held` is the
+# cap that held a candidate back (NULL: free to start). The statement returns the started
+# jobs with their execution ids, then the held-back candidates with their reasons.
 # The claim is stamped with `at`, the clock read while the statement runs: after its
 # snapshot, so every finish the count saw committed (and stamped its finished_at) before it.
 # The statement's own start (statement_timestamp()) comes before its snapshot, so a finish
 # committing in between would seem to end after the next job started, beyond the limit.
-CLAIM = text("""
+CLAIM = text(f"""
 WITH stamp AS MATERIALIZED (SELECT clock_timestamp() AS at),
+busy AS MATERIALIZED (SELECT owner_id, concurrency_key FROM jobs WHERE status = 'running'),
 room AS (
     SELECT GREATEST(0, LEAST(CAST(:max_claims AS integer),
-                             CAST(:limit AS integer) - count(*))) AS n
-    FROM jobs WHERE status = 'running'
+                             CAST(:limit AS integer) - (SELECT count(*) FROM busy))) AS n
 ),
-picked AS MATERIALIZED (
-    SELECT id FROM jobs
+locked AS MATERIALIZED (
+    SELECT id, owner_id, concurrency_key, concurrency_limit, priority_rank, deadline FROM jobs
     WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
       AND (run_at IS NULL OR run_at <= (SELECT at FROM stamp))
-    ORDER BY priority_rank ASC, deadline ASC NULLS LAST, id ASC
-    LIMIT (SELECT n FROM room)
     FOR UPDATE SKIP LOCKED
+),
+keyed AS (
+    SELECT locked.*, (
+        concurrency_key IS NULL
+        OR row_number() OVER (PARTITION BY owner_id, concurrency_key ORDER BY {_ORDER})
+           + (SELECT count(*) FROM busy
+              WHERE busy.owner_id = locked.owner_id
+                AND busy.concurrency_key = locked.concurrency_key) <= concurrency_limit
+    ) AS key_ok
+    FROM locked
+),
+judged AS (
+    SELECT keyed.*, CASE
+        WHEN NOT key_ok THEN 'key'
+        WHEN COALESCE(users.max_running, CAST(:per_user AS integer)) IS NOT NULL
+             AND row_number() OVER (PARTITION BY keyed.owner_id, key_ok ORDER BY
+                                    keyed.priority_rank, keyed.deadline NULLS LAST, keyed.id)
+                 + (SELECT count(*) FROM busy WHERE busy.owner_id = keyed.owner_id)
+                 > COALESCE(users.max_running, CAST(:per_user AS integer)) THEN 'owner'
+    END AS held
+    FROM keyed JOIN users ON users.id = keyed.owner_id
+),
+picked AS (
+    SELECT id FROM judged WHERE held IS NULL ORDER BY {_ORDER} LIMIT (SELECT n FROM room)
 ),
 started AS (
     UPDATE jobs SET
@@ -57,67 +94,82 @@ started AS (
         lease_expires_at = stamp.at + make_interval(secs => :lease_seconds),
         started_at = stamp.at, updated_at = stamp.at, progress = NULL, finished_at = NULL
     FROM picked, stamp WHERE jobs.id = picked.id
-    RETURNING jobs.id, jobs.owner_id, jobs.task, jobs.args, jobs.attempts, jobs.max_attempts,
-              jobs.timeout_seconds, jobs.deadline, jobs.priority, jobs.lease_token,
-              jobs.started_at, jobs.created_at, jobs.run_at
+    RETURNING {", ".join(f"jobs.{c}" for c in _RETURNED.split(", "))}
 ),
 opened AS (
     INSERT INTO executions (job_id, attempt, status, node, lease_token, started_at, output)
     SELECT id, attempts, 'running', :node, lease_token, started_at, '' FROM started
     RETURNING id, job_id
 )
-SELECT started.*, opened.id AS execution_id FROM started JOIN opened ON opened.job_id = started.id
+SELECT started.*, opened.id AS execution_id, CAST(NULL AS text) AS held
+FROM started JOIN opened ON opened.job_id = started.id
+UNION ALL
+SELECT {", ".join(f"jobs.{c}" for c in _RETURNED.split(", "))},
+       CAST(NULL AS bigint), judged.held
+FROM judged JOIN jobs ON jobs.id = judged.id WHERE judged.held IS NOT NULL
 """).columns(
     jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts, jobs.c.max_attempts,
     jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority, jobs.c.lease_token,
-    jobs.c.started_at, jobs.c.created_at, jobs.c.run_at, executions.c.id.label("execution_id"),
+    jobs.c.started_at, jobs.c.created_at, jobs.c.run_at, jobs.c.concurrency_key,
+    executions.c.id.label("execution_id"), literal(None, String()).label("held"),
 )
 
 
 def claim_postgres(
     conn: Connection, ids: list[int], node: str, max_claims: int, limit: int,
-    lease_seconds: int,
-) -> list[ClaimedJob]:
+    per_user: int | None, lease_seconds: int,
+) -> ClaimBatch:
     """Two statements in the caller's transaction: the claim lock, then CLAIM (count, pick,
     start, insert the executions). The lock is its own statement so that CLAIM's
     snapshot, taken after it, sees every claim committed before."""
     conn.execute(CLAIM_LOCK, {"key": CLAIM_LOCK_KEY})
     rows = conn.execute(CLAIM, {
         "ids": ids, "node": node, "max_claims": max_claims, "limit": limit,
-        "lease_seconds": float(lease_seconds),
+        "per_user": per_user, "lease_seconds": float(lease_seconds),
     }).all()
-    rows.sort(key=_row_queue_key)
-    return [_claimed(row, row.execution_id, node) for row in rows]
+    started = sorted((row for row in rows if row.held is None), key=_row_queue_key)
+    return ClaimBatch([_claimed(row, row.execution_id, node) for row in started],
+                      {row.id: _hold(row) for row in rows if row.held is not None})
 
 
 def claim_sqlite(
-    conn: Connection, ids: list[int], node: str, room: int, now: Instant, lease_seconds: int
-) -> list[ClaimedJob]:
-    """Start up to `room` candidates inside the caller's BEGIN IMMEDIATE transaction."""
-    started = conn.execute(claim_statement(ids, node, room, now, lease_seconds))
+    conn: Connection, ids: list[int], node: str, max_claims: int, limit: int,
+    per_user: int | None, now: Instant, lease_seconds: int,
+) -> ClaimBatch:
+    """Inside the caller's BEGIN IMMEDIATE transaction (one writer at a time, so reading
+    and then writing is atomic): read what runs and the candidates, let fairness.pick
+    choose, start the chosen ones."""
+    busy = conn.execute(select(jobs.c.owner_id, jobs.c.concurrency_key)
+                        .where(jobs.c.status == JobStatus.RUNNING.value)).all()
+    room = min(max_claims, limit - len(busy))
+    if room <= 0:
+        return ClaimBatch()
+    rows = conn.execute(
+        select(jobs.c.id, jobs.c.owner_id, jobs.c.concurrency_key, jobs.c.concurrency_limit,
+               users.c.max_running)
+        .join(users, users.c.id == jobs.c.owner_id)
+        .where(jobs.c.id.in_(ids), eligible(now.sql)).order_by(*QUEUE_ORDER)
+    ).all()
+    caps = Caps(per_user, {r.owner_id: r.max_running for r in rows if r.max_running is not None})
+    candidates = [Candidate(r.id, r.owner_id, r.concurrency_key, r.concurrency_limit)
+                  for r in rows]
+    start_ids, held = pick(candidates, [tuple(b) for b in busy], caps, room)
+    if not start_ids:
+        return ClaimBatch([], held)
+    started = conn.execute(start_statement(start_ids, node, now, lease_seconds))
     rows = sorted(started.all(), key=_row_queue_key)
-    execution_ids = _insert_executions(conn, rows, node) if rows else {}
-    return [_claimed(row, execution_ids[row.id], node) for row in rows]
+    execution_ids = _insert_executions(conn, rows, node)
+    return ClaimBatch([_claimed(row, execution_ids[row.id], node) for row in rows], held)
 
 
-def claim_statement(ids: list[int], node: str, room: int, now: Instant, lease_seconds: int) -> Any:
-    """SQLite: UPDATE the first `room` eligible candidates to running, RETURNING what
-    started. SQLite has one writer at a time, so a plain subquery is already atomic
-    (PostgreSQL claims with CLAIM)."""
-    picked = (
-        select(jobs.c.id).where(jobs.c.id.in_(ids), eligible(now.sql))
-        .order_by(*QUEUE_ORDER).limit(room)
-    )
-    return update(jobs).where(jobs.c.id.in_(picked.scalar_subquery())).values(
+def start_statement(ids: list[int], node: str, now: Instant, lease_seconds: int) -> Any:
+    """SQLite: UPDATE these pending jobs to running, RETURNING what started."""
+    return update(jobs).where(jobs.c.id.in_(ids)).values(
         status=JobStatus.RUNNING.value, attempts=jobs.c.attempts + 1, node=node,
         lease_token=func.lower(func.hex(func.randomblob(16))),
         lease_expires_at=now.plus(lease_seconds),
         started_at=now.sql, updated_at=now.sql, progress=None, finished_at=None,
-    ).returning(
-        jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts,
-        jobs.c.max_attempts, jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority,
-        jobs.c.lease_token, jobs.c.started_at, jobs.c.created_at, jobs.c.run_at,
-    )
+    ).returning(*(jobs.c[name] for name in _RETURNED.split(", ")))
 
 
 def _insert_executions(conn: Connection, rows: list[Any], node: str) -> dict[int, int]:
@@ -153,4 +205,9 @@ def _claimed(row: Any, execution_id: int, node: str) -> ClaimedJob:
         timeout_seconds=row.timeout_seconds, deadline=row.deadline,
         lease_token=row.lease_token, execution_id=execution_id, node=node,
         started_at=row.started_at, eligible_at=max(row.created_at, row.run_at or row.created_at),
+        concurrency_key=row.concurrency_key,
     )
+
+
+def _hold(row: Any) -> Hold:
+    return Hold(row.owner_id, row.concurrency_key, HeldBy(row.held))

@@ -1,7 +1,7 @@
 """`JobListener`: PostgreSQL LISTEN/NOTIFY feeding a scheduler's heap with job changes.
 
 The migrations' triggers notify channel `jobsched_jobs` whenever a change matters to the
-queue, with the job's queue state as payload (migration 0003; `parse_payload`), so the
+queue, with the job's queue state as payload (migrations 0003, 0007; `parse_payload`), so the
 scheduler patches its heap without re-reading the job. A bare id (0001's payload, still sent
 by a database not yet migrated during a rolling upgrade) is delivered as an id to re-read.
 The listener holds its own autocommit psycopg2 connection, outside
@@ -30,7 +30,7 @@ from sqlalchemy import make_url
 from ..database import POSTGRES_CONNECT_ARGS
 from ..scheduler.ordering import from_micros
 from ..scheduler.states import JobStatus, Priority
-from ..scheduler.store import Dequeued, JobChange, QueuedJob
+from ..scheduler.store import Dequeued, JobChange, QueuedJob, Released
 
 log = logging.getLogger(__name__)
 
@@ -39,29 +39,38 @@ APPLICATION_NAME = "jobsched-listener"
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)  # between failed connects; the last repeats
 
 
-def parse_payload(payload: str) -> JobChange:
-    """The change a notification describes (payload format: migration 0003).
+def parse_payload(payload: str) -> list[JobChange]:
+    """The changes a notification describes (payload formats: migrations 0003 and 0007).
 
-    `id:pending:priority:deadline_us:run_at_us` is a pending job's QueuedJob, `id:status`
-    (any other status, or `deleted`) a Dequeued, either followed by `@n`; anything else
-    with an id first is that id, to re-read. ValueError when not even an id can be read.
+    A pending job's payload is its QueuedJob, any other status's (or `deleted`) a Dequeued,
+    each followed by a Released when the job just left `running`; anything else with an id
+    first is that id, to re-read. ValueError when not even an id can be read.
     """
-    state = payload.split("@", 1)[0]  # what follows `@` only makes the payload unique
-    fields = state.split(":")
-    job_id = int(fields[0])
+    state = payload.rsplit("@", 1)[0]  # what follows the last `@` only makes it unique
+    job_id = int(state.split(":", 1)[0])
     try:
-        return _queue_state(job_id, fields[1:])
+        return _queue_state(job_id, state)
     except ValueError:
-        return job_id
+        return [job_id]
 
 
-def _queue_state(job_id: int, fields: list[str]) -> QueuedJob | Dequeued:
-    if len(fields) == 4 and fields[0] == JobStatus.PENDING.value:
-        _, priority, deadline, run_at = fields
-        return QueuedJob(job_id, Priority(priority), _time(deadline), _time(run_at))
-    if len(fields) == 1 and fields[0] and fields[0] != JobStatus.PENDING.value:
-        return Dequeued(job_id)
-    raise ValueError(f"not a queue state: {fields!r}")
+def _queue_state(job_id: int, state: str) -> list[JobChange]:
+    status = (state.split(":", 2) + [""])[1]
+    pending = status == JobStatus.PENDING.value
+    # pending: priority, deadline, run_at, then [owner, freed, key]; else [owner, freed, key]
+    fields = state.split(":", 7 if pending else 4)[2:]
+    queued, groups = (fields[:3], fields[3:]) if pending else ([], fields)
+    if not status or (pending and len(queued) != 3) or len(groups) not in (0, 3):
+        raise ValueError(f"not a queue state: {state!r}")
+    owner, freed, key = groups or (None, "0", "")
+    if freed not in ("0", "1"):
+        raise ValueError(f"not a queue state: {state!r}")
+    owner_id = None if owner is None else int(owner)
+    change: JobChange = Dequeued(job_id)
+    if pending:
+        change = QueuedJob(job_id, Priority(queued[0]), _time(queued[1]), _time(queued[2]),
+                           owner_id, key or None)
+    return [change, Released(owner_id, key or None)] if freed == "1" else [change]
 
 
 def _time(micros: str) -> datetime | None:
@@ -184,20 +193,25 @@ class JobListener:
         """One change per job of all notifications readable now, in order of each job's
         first arrival; a job's last notification wins (they arrive in commit order)."""
         changes: dict[int, JobChange] = {}
+        released: list[JobChange] = []
         while True:
             connection.poll()  # raises OperationalError when the server has gone
             while connection.notifies:
                 notify = connection.notifies.pop(0)
                 try:
-                    change = parse_payload(notify.payload)
+                    parsed = parse_payload(notify.payload)
                 except ValueError:
                     log.warning("listener: ignoring payload %r on %s", notify.payload,
                                 notify.channel)
                     continue
-                changes[change if isinstance(change, int) else change.id] = change
+                for change in parsed:
+                    if isinstance(change, Released):
+                        released.append(change)
+                    else:
+                        changes[change if isinstance(change, int) else change.id] = change
             readable, _, _ = select.select([connection], [], [], 0)
             if not readable:
-                return list(changes.values())
+                return [*changes.values(), *released]
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run a callback; its failure is logged, never the end of the listener."""

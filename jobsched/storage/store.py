@@ -33,7 +33,15 @@ from ..models import UTCDateTime
 from ..scheduler.clock import Clock, utcnow
 from ..scheduler.limits import clamp_progress
 from ..scheduler.states import ExecutionStatus, JobStatus, NodeStatus, Priority
-from ..scheduler.store import ClaimedJob, Finished, NodeConflict, NodeInfo, Outcome, QueuedJob
+from ..scheduler.store import (
+    ClaimBatch,
+    ClaimedJob,
+    Finished,
+    NodeConflict,
+    NodeInfo,
+    Outcome,
+    QueuedJob,
+)
 from .claim import claim_postgres, claim_sqlite, running_count
 from .fencing import (
     FINISH_BATCH,
@@ -125,22 +133,20 @@ class SqlJobStore:
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
-        lease_seconds: int,
-    ) -> list[ClaimedJob]:
+        lease_seconds: int, per_user: int | None = None,
+    ) -> ClaimBatch:
         """Atomically start up to `max_claims` still-eligible candidates, in queue order,
-        never letting the system-wide running count exceed `limit` (claim.py)."""
+        within the global limit and the fair-use caps (claim.py)."""
         ids = list(dict.fromkeys(candidate_ids))[:_IN_CHUNK]
         if not ids or max_claims <= 0:
-            return []
-        if self._postgres:
-            with self._writer.begin() as conn:
-                return claim_postgres(conn, ids, node, max_claims, limit, lease_seconds)
+            return ClaimBatch()
         with self._writer.begin() as conn:
+            if self._postgres:
+                return claim_postgres(conn, ids, node, max_claims, limit, per_user,
+                                      lease_seconds)
             # SQLite's BEGIN IMMEDIATE serialises claimers until commit.
-            room = min(max_claims, limit - running_count(conn))
-            if room <= 0:
-                return []
-            return claim_sqlite(conn, ids, node, room, self._now(), lease_seconds)
+            return claim_sqlite(conn, ids, node, max_claims, limit, per_user, self._now(),
+                                lease_seconds)
 
     # -- leases -------------------------------------------------------------------------------
 
@@ -346,11 +352,13 @@ def _finished(row: Any) -> Finished | None:
 
 
 def _queued_columns() -> Any:
-    return select(jobs.c.id, jobs.c.priority, jobs.c.deadline, jobs.c.run_at)
+    return select(jobs.c.id, jobs.c.priority, jobs.c.deadline, jobs.c.run_at, jobs.c.owner_id,
+                  jobs.c.concurrency_key)
 
 
 def _queued(row: Any) -> QueuedJob:
-    return QueuedJob(row.id, Priority(row.priority), row.deadline, row.run_at)
+    return QueuedJob(row.id, Priority(row.priority), row.deadline, row.run_at, row.owner_id,
+                     row.concurrency_key)
 
 
 def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:

@@ -33,6 +33,13 @@ class MemoryBackend:
     def add(self, **fields: Any) -> int:
         return self.store.add(**fields).id
 
+    def user(self, name: str, max_running: int | None = None) -> int:
+        """Another owner (an id of its own), with an admin's cap when given."""
+        owner_id = 100 + len(name) * 1000 + sum(map(ord, name))
+        if max_running is not None:
+            self.store.max_running[owner_id] = max_running
+        return owner_id
+
     def job(self, job_id: int) -> Any:
         return self.store.get(job_id)
 
@@ -77,6 +84,13 @@ class SqlBackend:
         with engine.begin() as conn:
             self.owner_id = conn.scalar(insert(User.__table__).values(
                 username="owner", password_hash="x", created_at=utcnow(),
+            ).returning(User.__table__.c.id))
+
+    def user(self, name: str, max_running: int | None = None) -> int:
+        """Another owner, with an admin's cap (users.max_running) when given."""
+        with self.engine.begin() as conn:
+            return conn.scalar(insert(User.__table__).values(
+                username=name, password_hash="x", created_at=utcnow(), max_running=max_running,
             ).returning(User.__table__.c.id))
 
     def add(self, *, priority: Priority | str = Priority.MEDIUM, **fields: Any) -> int:

@@ -16,14 +16,16 @@ from jobsched.scheduler.nodeconfig import NodeSettings
 from jobsched.scheduler.ordering import to_micros
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.scheduler.states import Priority
-from jobsched.scheduler.store import Dequeued, JobChange, QueuedJob
+from jobsched.scheduler.store import Dequeued, JobChange, QueuedJob, Released
 from jobsched.storage import listener as listener_module
 from jobsched.storage.listener import JobListener, libpq_dsn, parse_payload
 from jobsched.storage.store import SqlJobStore, jobs
 from tests.helpers import T0, RecordingSink, wait_until
 
 
-def change_id(change: JobChange) -> int:
+def change_id(change: JobChange) -> int | None:
+    if isinstance(change, Released):
+        return None  # whose slot a job freed, not a job's state
     return change if isinstance(change, int) else change.id
 
 
@@ -182,13 +184,13 @@ def test_only_postgresql_urls_can_listen():
 def test_a_pending_payload_parses_to_the_job_queue_state():
     deadline, run_at = datetime(2026, 12, 3, 7, 16, 4, 123457, tzinfo=UTC), T0
     payload = f"42:pending:high:{to_micros(deadline)}:{to_micros(run_at)}"
-    assert parse_payload(payload) == QueuedJob(42, Priority.HIGH, deadline, run_at)
-    assert parse_payload("42:pending:low::") == QueuedJob(42, Priority.LOW, None, None)
+    assert parse_payload(payload) == [QueuedJob(42, Priority.HIGH, deadline, run_at)]
+    assert parse_payload("42:pending:low::") == [QueuedJob(42, Priority.LOW, None, None)]
 
 
 @pytest.mark.parametrize("status", ["running", "completed", "failed", "cancelled", "deleted"])
 def test_a_job_that_left_the_queue_parses_to_dequeued(status):
-    assert parse_payload(f"42:{status}") == Dequeued(42)
+    assert parse_payload(f"42:{status}") == [Dequeued(42)]
 
 
 @pytest.mark.parametrize("payload", [
@@ -197,7 +199,37 @@ def test_a_job_that_left_the_queue_parses_to_dequeued(status):
     "42:", "42:running:extra",
 ])
 def test_a_payload_with_an_id_but_no_readable_state_is_an_id_to_reread(payload):
-    assert parse_payload(payload) == 42
+    assert parse_payload(payload) == [42]
+
+
+# -- fair-use groups and freed slots (migration 0007) --------------------------------------
+
+def test_a_pending_payload_carries_its_owner_and_concurrency_key():
+    assert parse_payload("42:pending:low:::7:0:deploy@1") == [
+        QueuedJob(42, Priority.LOW, None, None, 7, "deploy")]
+    assert parse_payload("42:pending:low:::7:0:@1") == [QueuedJob(42, Priority.LOW, None, None, 7)]
+
+
+def test_a_key_may_hold_colons_and_at_signs():
+    assert parse_payload("42:completed:7:1:a:b@c@1733210000123456") == [
+        Dequeued(42), Released(7, "a:b@c")]
+
+
+@pytest.mark.parametrize("payload", ["42:failed:7:1:@1", "42:deleted:7:1:@1",
+                                     "42:cancelled:7:1:@1"])
+def test_a_job_that_left_running_frees_a_slot_of_its_owner(payload):
+    assert parse_payload(payload) == [Dequeued(42), Released(7)]
+
+
+def test_a_retry_frees_the_slot_and_queues_the_job_again():
+    assert parse_payload("42:pending:high:::7:1:k@1") == [
+        QueuedJob(42, Priority.HIGH, None, None, 7, "k"), Released(7, "k")]
+
+
+@pytest.mark.parametrize("payload", ["42:running:7:2:@1", "42:running:x:0:@1",
+                                     "42:pending:low:::7:@1", "42:running:7:0@1"])
+def test_a_malformed_group_is_an_id_to_reread(payload):
+    assert parse_payload(payload) == [42]
 
 
 @pytest.mark.parametrize("payload", ["", "not-an-id", ":pending:high::", "x:deleted"])
@@ -217,7 +249,7 @@ def test_payloads_carry_the_exact_queue_state(engine, owner, listener, recorder)
             updated_at=utcnow(),
         ).returning(jobs.c.id))
     wait_until(lambda: job_id in recorder.ids())
-    assert recorder.changes(job_id) == [QueuedJob(job_id, Priority.LOW, deadline, run_at)]
+    assert recorder.changes(job_id) == [QueuedJob(job_id, Priority.LOW, deadline, run_at, owner)]
     assert SqlJobStore(engine).fetch_queued([job_id]) == recorder.changes(job_id)
 
 
@@ -231,7 +263,7 @@ def test_a_wake_up_delivers_the_last_state_of_each_job(engine, owner, listener, 
         conn.execute(update(jobs).where(jobs.c.id == edited).values(priority="high"))
         conn.execute(update(jobs).where(jobs.c.id == cancelled).values(status="cancelled"))
     wait_until(lambda: recorder.ids() >= {edited, cancelled})
-    assert recorder.batches == [[QueuedJob(edited, Priority.HIGH, None, None),
+    assert recorder.batches == [[QueuedJob(edited, Priority.HIGH, None, None, owner),
                                  Dequeued(cancelled)]]
 
 
@@ -248,13 +280,14 @@ def test_a_job_back_in_its_first_state_within_one_transaction_arrives_so(
         for status in ("running", "pending"):
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(status=status))
     wait_until(lambda: job_id in recorder.ids())
-    assert recorder.batches[-1] == [QueuedJob(job_id, Priority.LOW, None, None)]
+    assert recorder.batches[-1] == [QueuedJob(job_id, Priority.LOW, None, None, owner),
+                                    Released(owner)]  # it was running a moment
 
 
 def test_what_follows_the_at_sign_only_makes_a_payload_unique():
-    assert parse_payload("42:pending:low::@1733210000123456") == QueuedJob(
-        42, Priority.LOW, None, None)
-    assert parse_payload("42:running@1733210000123456") == Dequeued(42)
+    assert parse_payload("42:pending:low::@1733210000123456") == [QueuedJob(
+        42, Priority.LOW, None, None)]
+    assert parse_payload("42:running@1733210000123456") == [Dequeued(42)]
 
 
 @pytest.mark.postgres

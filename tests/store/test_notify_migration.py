@@ -1,4 +1,5 @@
-"""Migration 0003 on PostgreSQL: the queue-state NOTIFY function, and 0001's back on downgrade."""
+"""Migrations 0003 and 0007 on PostgreSQL: the NOTIFY function of each, and the one before
+back on downgrade."""
 from __future__ import annotations
 
 import importlib.util
@@ -52,8 +53,20 @@ def migrate(url: str, revision: str, down: bool = False) -> None:
 def test_upgrade_sends_queue_states_and_downgrade_restores_0001s_function_exactly():
     initial, queue_state = migration("0001_initial_schema"), migration("0003_notify_queue_state")
     with scratch_database(postgres_url(), prefix="jobsched_notify") as url:
-        migrate(url, "head")
+        migrate(url, "0003")
         assert notify_function_body(url) == body(queue_state.QUEUE_STATE_FUNCTION)
         migrate(url, "0002", down=True)
         assert notify_function_body(url) == body(initial.NOTIFY_FUNCTION)
         assert body(queue_state.ID_ONLY_FUNCTION) == body(initial.NOTIFY_FUNCTION)
+
+
+@pytest.mark.postgres
+def test_0007_adds_the_fair_use_groups_and_its_downgrade_restores_0003s_function_exactly():
+    queue_state, groups = migration("0003_notify_queue_state"), migration(
+        "0007_notify_released_slots")
+    assert body(groups.QUEUE_STATE_FUNCTION) == body(queue_state.QUEUE_STATE_FUNCTION)
+    with scratch_database(postgres_url(), prefix="jobsched_notify") as url:
+        migrate(url, "head")
+        assert notify_function_body(url) == body(groups.GROUPS_FUNCTION)
+        migrate(url, "0006", down=True)
+        assert notify_function_body(url) == body(queue_state.QUEUE_STATE_FUNCTION)

@@ -238,8 +238,10 @@ def test_values_are_parsed(tmp_path):
     result = settings(tmp_path, JOBSCHED_MAX_CONCURRENT_JOBS=" 8 ", JOBSCHED_ENABLE_SHELL="Yes",
                       JOBSCHED_EMBEDDED_SCHEDULER="off",
                       JOBSCHED_TASK_MODULES="acme.tasks, ,billing.jobs",
-                      JOBSCHED_LOG_FORMAT="JSON", JOBSCHED_RETENTION_DAYS="30")
+                      JOBSCHED_LOG_FORMAT="JSON", JOBSCHED_RETENTION_DAYS="30",
+                      JOBSCHED_MAX_RUNNING_PER_USER="2")
     assert result["JOBSCHED_MAX_CONCURRENT_JOBS"] == 8
+    assert result["JOBSCHED_MAX_RUNNING_PER_USER"] == 2
     assert result["JOBSCHED_ENABLE_SHELL"] is True
     assert result["JOBSCHED_EMBEDDED_SCHEDULER"] is False
     assert result["JOBSCHED_TASK_MODULES"] == ("acme.tasks", "billing.jobs")
@@ -255,6 +257,8 @@ def test_values_are_parsed(tmp_path):
     ("JOBSCHED_SHUTDOWN_GRACE_SECONDS", "-1", "between 0 and 86400"),
     ("JOBSCHED_RECONCILE_SECONDS", "99999", "between 1 and 3600"),
     ("JOBSCHED_RETENTION_DAYS", "0", "between 1 and 36500"),
+    ("JOBSCHED_MAX_RUNNING_PER_USER", "0", "between 1 and 10000"),
+    ("JOBSCHED_MAX_RUNNING_PER_USER", "many", "must be an integer"),
     ("JOBSCHED_ENABLE_SHELL", "maybe", "1/0, true/false"),
     ("JOBSCHED_EMBEDDED_SCHEDULER", "2", "1/0, true/false"),
     ("JOBSCHED_LOG_FORMAT", "xml", "one of text, json"),
@@ -263,6 +267,10 @@ def test_bad_values_are_refused_naming_the_variable(tmp_path, name, value, says)
     with pytest.raises(ConfigError) as error:
         settings(tmp_path, **{name: value})
     assert name in str(error.value) and says in str(error.value)
+
+
+def test_no_per_user_cap_unless_one_is_set(tmp_path):
+    assert "JOBSCHED_MAX_RUNNING_PER_USER" not in settings(tmp_path)
 
 
 def test_settings_from_env_does_not_read_the_process_environment(tmp_path, monkeypatch):
