@@ -133,7 +133,7 @@ class JobForm(FlaskForm):
         validators=[MaxLength(CONCURRENCY_KEY_MAX)],
         render_kw={"maxlength": CONCURRENCY_KEY_MAX, "autocomplete": "off",
                    "placeholder": "e.g. deploy-prod"},
-        description="Your jobs with the same key share the limit below, e.g. one "
+        description="Your jobs with the same key share its concurrency limit, e.g. one "
                     "deploy-prod at a time. Empty: no key.",
     )
     concurrency_limit = WholeNumberField(
