@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..scheduler.states import ExecutionStatus
-from ..scheduler.store import Backoff, ClaimedJob, Finished, JobStore, NodeInfo, Outcome
+from ..scheduler.store import (
+    Backoff,
+    ClaimBatch,
+    ClaimedJob,
+    Finished,
+    JobStore,
+    NodeInfo,
+    Outcome,
+)
 from .process import SchedulerMetrics
 
 Monotonic = Callable[[], float]
@@ -43,11 +51,12 @@ class MeteredStore:
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
-        lease_seconds: int,
-    ) -> list[ClaimedJob]:
+        lease_seconds: int, per_user: int | None = None,
+    ) -> ClaimBatch:
         """Claim, timing the transaction and noting how long each claimed job waited."""
         started = self._monotonic()
-        claims = self._store.claim(candidate_ids, node, max_claims, limit, lease_seconds)
+        claims = self._store.claim(candidate_ids, node, max_claims, limit, lease_seconds,
+                                   per_user)
         now = self._monotonic()
         self._metrics.claim_seconds.labels(node).observe(now - started)
         for claim in claims:

@@ -109,3 +109,9 @@ def test_other_calls_go_to_the_wrapped_store(inner, store):
     assert store.running_count() == 0
     with pytest.raises(AttributeError):
         store._not_delegated  # noqa: B018
+
+
+def test_the_per_user_cap_and_held_jobs_pass_through(inner, store):
+    first, second = inner.add(owner_id=7), inner.add(owner_id=7)
+    claimed = store.claim([first.id, second.id], "n1", 2, 3, 30, 1)
+    assert [c.id for c in claimed] == [first.id] and set(claimed.held) == {second.id}
