@@ -2,17 +2,19 @@
 the concurrency keys, as plain Python. The SQL claim (storage/claim.py) says the same rule
 in one statement; the in-memory store runs this one; tests hold the two in step.
 
-The rule, for candidates taken in queue order:
-1. A keyed job may start when the running jobs of its (owner, key), plus the candidates of
-   that (owner, key) before it, stay under its `concurrency_limit`.
-2. Of the jobs rule 1 lets through, one may start when its owner's running jobs, plus that
-   owner's earlier candidates let through, stay under the owner's cap.
-3. The first `room` jobs let through by both start (`room`: what the global limit leaves).
+The rule, for candidates taken in queue order (what a single pass that starts jobs one by
+one would do):
+1. A job is held back for its *owner* when the owner's running jobs, plus the owner's
+   earlier candidates that its key let through, reach the owner's cap.
+2. Else it is held back for its *key* when the running jobs of its (owner, key), plus the
+   earlier candidates of that (owner, key), exceed its `concurrency_limit`.
+3. Else it starts, while there is room (what the global limit leaves). The first job that
+   may start but finds no room ends the pass: what follows is neither started nor judged.
 
-Counting earlier candidates whether or not they start is exact for a single pass in queue
-order: a candidate held back for its owner holds back every later one of that owner too.
-(Jobs sharing a key are meant to share one limit; where they differ, each job's own limit
-applies to the count before it.)
+Counting earlier candidates whether or not they start is what one pass would count: a job
+held for its owner holds back every later job of that owner too, and one held for its key
+every later job of that key. (Jobs sharing a key are meant to share one limit; where they
+differ, each job's own limit applies to the count before it.)
 """
 from __future__ import annotations
 
@@ -75,20 +77,26 @@ def pick(candidates: Iterable[Candidate], running: Iterable[tuple[int, str | Non
     by_owner = Counter(owner for owner, _ in running)
     by_key = Counter(running)
     key_seen: Counter[tuple[int, str | None]] = Counter()
-    owner_seen: Counter[int] = Counter()
+    let_through: Counter[int] = Counter()  # earlier candidates of an owner its key let by
     started: list[int] = []
     held: dict[int, Hold] = {}
     for job in candidates:
-        if job.concurrency_key is not None:
-            group = (job.owner_id, job.concurrency_key)
-            key_seen[group] += 1
-            if by_key[group] + key_seen[group] > job.concurrency_limit:
-                held[job.id] = Hold(job.owner_id, job.concurrency_key, HeldBy.KEY)
-                continue
-        owner_seen[job.owner_id] += 1
-        cap = caps.of(job.owner_id)
-        if cap is not None and by_owner[job.owner_id] + owner_seen[job.owner_id] > cap:
-            held[job.id] = Hold(job.owner_id, job.concurrency_key, HeldBy.OWNER)
+        owner, key = job.owner_id, job.concurrency_key
+        key_ok = key is None or by_key[(owner, key)] + _seen(key_seen, (owner, key)) <= (
+            job.concurrency_limit)
+        cap = caps.of(owner)
+        owner_full = cap is not None and by_owner[owner] + let_through[owner] >= cap
+        let_through[owner] += key_ok
+        if owner_full or not key_ok:
+            held[job.id] = Hold(owner, key, HeldBy.OWNER if owner_full else HeldBy.KEY)
         elif len(started) < room:
             started.append(job.id)
+        else:
+            break
     return started, held
+
+
+def _seen(counter: Counter[tuple[int, str | None]], group: tuple[int, str | None]) -> int:
+    """Count one more candidate of `group`; how many so far, this one included."""
+    counter[group] += 1
+    return counter[group]

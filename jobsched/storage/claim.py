@@ -42,10 +42,12 @@ _RETURNED = ("id, owner_id, task, args, attempts, max_attempts, timeout_seconds,
 # what the global limit leaves; the candidates are locked in a MATERIALIZED CTE with FOR
 # UPDATE SKIP LOCKED, which the planner cannot fold into the UPDATE (a folded LIMIT subquery
 # can update more rows than the limit), and rows another transaction is changing (a cancel,
-# an edit) are skipped, not waited for. `judged` applies the key rule, then the owner rule,
-# each a running count plus a row number over the candidates in queue order; `held` is the
-# cap that held a candidate back (NULL: free to start). The statement returns the started
-# jobs with their execution ids, then the held-back candidates with their reasons.
+# an edit) are skipped, not waited for. Then, over the candidates in queue order (`pos`):
+# `keyed` applies the key rule (running + earlier candidates of the (owner, key)), `judged`
+# the owner rule (running + the owner's earlier candidates the key rule let through) and
+# names the cap that holds a job (`held`), `ranked` numbers the free ones; the first `room`
+# free ones start, and the held ones before the first free one that found no room come back
+# with their reason (after it, nothing is judged, as in fairness.pick).
 # The claim is stamped with `at`, the clock read while the statement runs: after its
 # snapshot, so every finish the count saw committed (and stamped its finished_at) before it.
 # The statement's own start (statement_timestamp()) comes before its snapshot, so a finish
@@ -64,7 +66,7 @@ locked AS MATERIALIZED (
     FOR UPDATE SKIP LOCKED
 ),
 keyed AS (
-    SELECT locked.*, (
+    SELECT locked.*, row_number() OVER (ORDER BY {_ORDER}) AS pos, (
         concurrency_key IS NULL
         OR row_number() OVER (PARTITION BY owner_id, concurrency_key ORDER BY {_ORDER})
            + (SELECT count(*) FROM busy
@@ -75,18 +77,21 @@ keyed AS (
 ),
 judged AS (
     SELECT keyed.*, CASE
+        WHEN COALESCE(users.max_running, CAST(:per_user AS integer))
+             <= (SELECT count(*) FROM busy WHERE busy.owner_id = keyed.owner_id)
+                + COALESCE(count(*) FILTER (WHERE key_ok) OVER (
+                      PARTITION BY keyed.owner_id ORDER BY pos
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) THEN 'owner'
         WHEN NOT key_ok THEN 'key'
-        WHEN COALESCE(users.max_running, CAST(:per_user AS integer)) IS NOT NULL
-             AND row_number() OVER (PARTITION BY keyed.owner_id, key_ok ORDER BY
-                                    keyed.priority_rank, keyed.deadline NULLS LAST, keyed.id)
-                 + (SELECT count(*) FROM busy WHERE busy.owner_id = keyed.owner_id)
-                 > COALESCE(users.max_running, CAST(:per_user AS integer)) THEN 'owner'
     END AS held
     FROM keyed JOIN users ON users.id = keyed.owner_id
 ),
-picked AS (
-    SELECT id FROM judged WHERE held IS NULL ORDER BY {_ORDER} LIMIT (SELECT n FROM room)
+ranked AS (
+    SELECT judged.*, row_number() OVER (PARTITION BY held IS NULL ORDER BY pos) AS nth
+    FROM judged
 ),
+cut AS (SELECT min(pos) AS pos FROM ranked WHERE held IS NULL AND nth > (SELECT n FROM room)),
+picked AS (SELECT id FROM ranked WHERE held IS NULL AND nth <= (SELECT n FROM room)),
 started AS (
     UPDATE jobs SET
         status = 'running', attempts = jobs.attempts + 1, node = :node,
@@ -105,8 +110,9 @@ SELECT started.*, opened.id AS execution_id, CAST(NULL AS text) AS held
 FROM started JOIN opened ON opened.job_id = started.id
 UNION ALL
 SELECT {", ".join(f"jobs.{c}" for c in _RETURNED.split(", "))},
-       CAST(NULL AS bigint), judged.held
-FROM judged JOIN jobs ON jobs.id = judged.id WHERE judged.held IS NOT NULL
+       CAST(NULL AS bigint), ranked.held
+FROM ranked JOIN jobs ON jobs.id = ranked.id
+WHERE ranked.held IS NOT NULL AND ranked.pos < COALESCE((SELECT pos FROM cut), ranked.pos + 1)
 """).columns(
     jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts, jobs.c.max_attempts,
     jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority, jobs.c.lease_token,

@@ -90,12 +90,32 @@ def test_a_job_held_by_its_key_does_not_use_its_owners_cap(harness):
 
 
 def test_the_global_limit_still_bounds_what_the_caps_allow(harness):
+    """The first job that may start but finds no room ends the claim: the jobs after it are
+    neither started nor said to be held (they may well run once a slot frees)."""
     owners = [harness.user(f"user{n}") for n in range(3)]
     jobs = [harness.add(owner_id=o) for o in owners for _ in range(2)]
     claimed = harness.store.claim(jobs, "n1", 10, 2, 30, per_user=1)
-    assert len(claimed) == 2 and claimed.held == {jobs[1]: Hold(owners[0], None, HeldBy.OWNER),
-                                                  jobs[3]: Hold(owners[1], None, HeldBy.OWNER),
-                                                  jobs[5]: Hold(owners[2], None, HeldBy.OWNER)}
+    assert ids(claimed) == [jobs[0], jobs[2]]
+    assert claimed.held == {jobs[1]: Hold(owners[0], None, HeldBy.OWNER),
+                            jobs[3]: Hold(owners[1], None, HeldBy.OWNER)}
+
+
+def test_a_job_held_for_its_owner_is_said_so_even_when_its_key_is_full_too(harness):
+    owner = harness.user("erin")
+    first, second = (harness.add(owner_id=owner, concurrency_key="k") for _ in range(2))
+    claimed = harness.store.claim([first, second], "n1", 2, BIG_LIMIT, 30, per_user=1)
+    assert ids(claimed) == [first]
+    assert claimed.held == {second: Hold(owner, "k", HeldBy.OWNER)}
+
+
+def test_a_claim_with_room_for_one_does_not_hold_the_owners_next_job(harness):
+    """Room for one: the owner's second job is not started, but its cap (2) is not reached."""
+    owner = harness.user("frank", max_running=2)
+    jobs = [harness.add(owner_id=owner) for _ in range(3)]
+    claimed = harness.store.claim(jobs, "n1", 1, BIG_LIMIT, 30)
+    assert ids(claimed) == [jobs[0]] and claimed.held == {}
+    claimed = harness.store.claim(jobs, "n1", 1, BIG_LIMIT, 30)  # the second reaches the cap
+    assert ids(claimed) == [jobs[1]] and set(claimed.held) == {jobs[2]}
 
 
 def test_concurrent_claimers_never_exceed_a_cap_or_a_key(shared_harness):
