@@ -25,7 +25,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
-from sqlalchemy import make_url
+from sqlalchemy import Connection, make_url, text
 
 from ..database import POSTGRES_CONNECT_ARGS
 from ..scheduler.ordering import from_micros
@@ -35,6 +35,7 @@ from ..scheduler.store import Dequeued, JobChange, QueuedJob, Released
 log = logging.getLogger(__name__)
 
 CHANNEL = "jobsched_jobs"
+LIMITS_PREFIX = "limits:"  # `limits:<owner id>`: that user's caps changed (announce_limits)
 APPLICATION_NAME = "jobsched-listener"
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)  # between failed connects; the last repeats
 
@@ -43,15 +44,27 @@ def parse_payload(payload: str) -> list[JobChange]:
     """The changes a notification describes (payload formats: migrations 0003 and 0007).
 
     A pending job's payload is its QueuedJob, any other status's (or `deleted`) a Dequeued,
-    each followed by a Released when the job just left `running`; anything else with an id
-    first is that id, to re-read. ValueError when not even an id can be read.
+    each followed by a Released when the job just left `running`; `limits:<owner>` is that
+    owner's Released (its caps changed); anything else with an id first is that id, to
+    re-read. ValueError when not even an id can be read.
     """
     state = payload.rsplit("@", 1)[0]  # what follows the last `@` only makes it unique
+    if state.startswith(LIMITS_PREFIX):  # an admin changed a user's limits
+        return [Released(int(state.removeprefix(LIMITS_PREFIX)))]
     job_id = int(state.split(":", 1)[0])
     try:
         return _queue_state(job_id, state)
     except ValueError:
         return [job_id]
+
+
+def announce_limits(conn: Connection, owner_id: int) -> None:
+    """Tell every scheduler, when `conn`'s transaction commits, that this user's caps
+    changed: the heaps offer the user's set-aside jobs again at once (PostgreSQL; SQLite's
+    one scheduler finds out at its next reconcile)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:channel, :payload)"),
+                     {"channel": CHANNEL, "payload": f"{LIMITS_PREFIX}{owner_id}"})
 
 
 def _queue_state(job_id: int, state: str) -> list[JobChange]:

@@ -367,3 +367,19 @@ def test_an_old_format_notification_is_reread(postgres_database, engine, owner):
     finally:
         assert listener.stop()
     assert store.calls["fetch_queued"] == 1
+
+
+def test_a_limits_payload_offers_that_users_jobs_again():
+    assert parse_payload("limits:7") == [Released(7)]
+    with pytest.raises(ValueError):
+        parse_payload("limits:x")
+
+
+@pytest.mark.postgres
+def test_announced_limits_reach_the_listener_at_commit(engine, owner, listener, recorder):
+    from jobsched.storage.listener import announce_limits
+
+    with engine.begin() as conn:
+        announce_limits(conn, owner)
+    wait_until(lambda: any(Released(owner) in batch for batch in recorder.batches),
+               message="the limits notification never arrived")
