@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from .clock import Clock
 from .fairness import Hold
 from .ordering import PendingHeap
-from .store import Dequeued, JobStore, QueuedJob, Released
+from .store import Dequeued, JobChange, JobStore, QueuedJob, Released
 
 QueueState = QueuedJob | Dequeued
 
@@ -75,20 +75,35 @@ class QueueMirror:
                 self._note(state.id, state)
         return pending
 
+    def apply_changes(self, changes: Iterable[JobChange]) -> tuple[bool, list[int]]:
+        """Take a change feed's batch: queue states into the heap, freed slots credited.
+        Returns whether the loop should wake, and the bare ids to re-read (`refresh`)."""
+        changes = list(changes)
+        released = [c for c in changes if isinstance(c, Released)]
+        ids = [c for c in changes if isinstance(c, int)]
+        if ids:  # a bare id may be a running job that stopped: whose, we do not know
+            released.append(Released(None))
+        credited = self.release(released)
+        states = [c for c in changes if isinstance(c, QueuedJob | Dequeued)]
+        return self.apply(states) or bool(ids) or credited, ids
+
     def hold(self, held: dict[int, Hold]) -> None:
         """The claim held these jobs back for their groups (fairness.py)."""
         if held:
             with self._lock:
                 self._heap.hold(held)
 
-    def release(self, released: Iterable[Released]) -> None:
-        """Jobs stopped running: their groups' set-aside jobs may be offered again."""
+    def release(self, released: Iterable[Released]) -> bool:
+        """Jobs stopped running: their groups' set-aside jobs may be offered again. True if
+        that offers any (the loop has something new to try)."""
+        credited = False
         with self._lock:
             for item in released:
                 if item.owner_id is None:
-                    self._heap.release_all()
+                    credited = self._heap.release_all() or credited
                 else:
-                    self._heap.release(item.owner_id, item.concurrency_key)
+                    credited = self._heap.release(item.owner_id, item.concurrency_key) or credited
+        return credited
 
     def forget(self, ids: Iterable[int]) -> None:
         """Drop jobs that left the queue (claimed here, deleted)."""

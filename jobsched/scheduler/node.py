@@ -30,17 +30,7 @@ from .mirror import QueueMirror
 from .nodeconfig import NodeRuntime, NodeSettings
 from .registry import Task, TaskRegistry, UnknownTask
 from .states import ExecutionStatus, JobStatus
-from .store import (
-    ClaimedJob,
-    Dequeued,
-    Finished,
-    JobChange,
-    JobStore,
-    NodeConflict,
-    Outcome,
-    QueuedJob,
-    Released,
-)
+from .store import ClaimedJob, Finished, JobChange, JobStore, NodeConflict, Outcome, Released
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -158,14 +148,7 @@ class SchedulerNode:
         """Jobs changed (LISTEN/NOTIFY or an in-process signal). A change that carries the
         job's queue state goes straight into the heap; a bare id is re-read from the store.
         Wakes the loop unless every change only took jobs out of the queue."""
-        changes = list(changes)
-        states = [c for c in changes if isinstance(c, QueuedJob | Dequeued)]
-        released = [c for c in changes if isinstance(c, Released)]
-        ids = [c for c in changes if isinstance(c, int)]
-        if ids:  # a bare id may be a running job that stopped: whose, we do not know
-            released.append(Released(None))
-        self._queue.release(released)
-        wake = self._queue.apply(states) or bool(ids) or bool(released)
+        wake, ids = self._queue.apply_changes(changes)
         try:
             self._queue.refresh(ids)
         except Exception:

@@ -146,17 +146,21 @@ class PendingHeap:
         for hold in held.values():
             self._blocked[hold.group] = 0
 
-    def release(self, owner_id: int, concurrency_key: str | None) -> None:
+    def release(self, owner_id: int, concurrency_key: str | None) -> bool:
         """A job of this owner (with this key) stopped running: one more of the owner's
-        set-aside jobs, and of the key's, may be offered again."""
+        set-aside jobs, and of the key's, may be offered again. True if any was set aside."""
+        credited = False
         for group in {(owner_id, concurrency_key), (owner_id, None)}:
             if group in self._blocked:
                 self._blocked[group] += 1
+                credited = True
+        return credited
 
-    def release_all(self) -> None:
+    def release_all(self) -> bool:
         """Some job stopped running, whose owner is not known: credit every group."""
         for group in self._blocked:
             self._blocked[group] += 1
+        return bool(self._blocked)
 
     def _blocking(self, job_id: int) -> Group | None:
         """The blocked group this job belongs to, if any (its key's first)."""

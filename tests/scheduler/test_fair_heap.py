@@ -123,3 +123,23 @@ def test_a_notified_release_offers_the_group_again(store, clock, make_node):
     node.notify([Released(FLOODER)])
     node.tick()
     assert store.get(floods[1].id).status is JobStatus.RUNNING
+
+
+def test_a_freed_slot_wakes_the_node_only_when_a_held_group_may_use_it(store, clock,
+                                                                       make_node):
+    """Another node's finishes are notified; they cost this node a wake-up only when its
+    heap has set jobs aside that the slot may now take."""
+    node = make_node(store, clock, max_running_per_user=1, spawn_attempt=Deferred())
+    node.tick()
+    node._wake.clear()
+    node.notify([Released(FLOODER)])
+    assert not node._wake.is_set()
+    for _ in range(2):
+        store.add(priority="high", owner_id=FLOODER)
+    node.reconcile()
+    node.tick()  # one runs, the other is held and set aside
+    node._wake.clear()
+    node.notify([Released(OTHER)])
+    assert not node._wake.is_set()
+    node.notify([Released(FLOODER)])
+    assert node._wake.is_set()
