@@ -34,8 +34,11 @@ CLAIM_LOCK_KEY = 0x6A6F6273636864  # "jobschd"
 CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 _ORDER = "priority_rank ASC, deadline ASC NULLS LAST, id ASC"  # QUEUE_ORDER, for the windows
-_RETURNED = ("id, owner_id, task, args, attempts, max_attempts, timeout_seconds, deadline, "
-             "priority, lease_token, started_at, created_at, run_at, concurrency_key")
+# What a claim reads back of each job it started (or held back).
+_RETURNED = ("id", "owner_id", "task", "args", "attempts", "max_attempts", "timeout_seconds",
+             "deadline", "priority", "lease_token", "started_at", "created_at", "run_at",
+             "concurrency_key")
+_JOBS_RETURNED = ", ".join(f"jobs.{name}" for name in _RETURNED)
 
 # The PostgreSQL claim as one statement, built once (SPEC §5 order and eligibility, as
 # QUEUE_ORDER and ELIGIBLE say them; SPEC §10's caps, as fairness.pick says them). `room` is
@@ -99,7 +102,7 @@ started AS (
         lease_expires_at = stamp.at + make_interval(secs => :lease_seconds),
         started_at = stamp.at, updated_at = stamp.at, progress = NULL, finished_at = NULL
     FROM picked, stamp WHERE jobs.id = picked.id
-    RETURNING {", ".join(f"jobs.{c}" for c in _RETURNED.split(", "))}
+    RETURNING {_JOBS_RETURNED}
 ),
 opened AS (
     INSERT INTO executions (job_id, attempt, status, node, lease_token, started_at, output)
@@ -109,14 +112,11 @@ opened AS (
 SELECT started.*, opened.id AS execution_id, CAST(NULL AS text) AS held
 FROM started JOIN opened ON opened.job_id = started.id
 UNION ALL
-SELECT {", ".join(f"jobs.{c}" for c in _RETURNED.split(", "))},
-       CAST(NULL AS bigint), ranked.held
+SELECT {_JOBS_RETURNED}, CAST(NULL AS bigint), ranked.held
 FROM ranked JOIN jobs ON jobs.id = ranked.id
 WHERE ranked.held IS NOT NULL AND ranked.pos < COALESCE((SELECT pos FROM cut), ranked.pos + 1)
 """).columns(
-    jobs.c.id, jobs.c.owner_id, jobs.c.task, jobs.c.args, jobs.c.attempts, jobs.c.max_attempts,
-    jobs.c.timeout_seconds, jobs.c.deadline, jobs.c.priority, jobs.c.lease_token,
-    jobs.c.started_at, jobs.c.created_at, jobs.c.run_at, jobs.c.concurrency_key,
+    *(jobs.c[name] for name in _RETURNED),
     executions.c.id.label("execution_id"), literal(None, String()).label("held"),
 )
 
@@ -175,7 +175,7 @@ def start_statement(ids: list[int], node: str, now: Instant, lease_seconds: int)
         lease_token=func.lower(func.hex(func.randomblob(16))),
         lease_expires_at=now.plus(lease_seconds),
         started_at=now.sql, updated_at=now.sql, progress=None, finished_at=None,
-    ).returning(*(jobs.c[name] for name in _RETURNED.split(", ")))
+    ).returning(*(jobs.c[name] for name in _RETURNED))
 
 
 def _insert_executions(conn: Connection, rows: list[Any], node: str) -> dict[int, int]:
