@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jobsched.scheduler.limits import MAX_RUNNING_PER_USER_RANGE
+import limits
+
+from jobsched.scheduler.limits import (
+    DEFAULT_MAX_PENDING_PER_USER,
+    MAX_PENDING_PER_USER_RANGE,
+    MAX_RUNNING_PER_USER_RANGE,
+)
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE_DIR = ROOT / "instance"
@@ -23,6 +29,7 @@ INSTANCE_DIR = ROOT / "instance"
 DEFAULT_SECRET_KEYS = frozenset({"", "change-me", "changeme", "dev", "secret", "your-secret-key"})
 
 ENVIRONMENTS = ("production", "development", "testing")
+HIGH_PRIORITY_POLICIES = ("all", "admins")  # SPEC §10 JOBSCHED_HIGH_PRIORITY
 MIN_SECRET_KEY_LENGTH = 32  # characters; what `secrets.token_hex(16)` gives at least
 
 
@@ -85,6 +92,7 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
         "JOBSCHED_REGISTRATION": _choice(env, "JOBSCHED_REGISTRATION", "open",
                                          ("open", "closed")),
         **_login_lifetimes(env),
+        **_fair_use(env),
     }
     if env.get("JOBSCHED_MAX_RUNNING_PER_USER", "").strip():
         settings["JOBSCHED_MAX_RUNNING_PER_USER"] = _int(
@@ -107,6 +115,35 @@ def _login_lifetimes(env: Mapping[str, str]) -> dict[str, timedelta]:
         "REMEMBER_COOKIE_DURATION": timedelta(
             days=_int(env, "JOBSCHED_REMEMBER_DAYS", 14, 1, 365)),
     }
+
+
+def _fair_use(env: Mapping[str, str]) -> dict[str, Any]:
+    """SPEC §10's defaults for every user (an admin's per-user limits win over them)."""
+    return {
+        "JOBSCHED_MAX_PENDING_PER_USER": _int(env, "JOBSCHED_MAX_PENDING_PER_USER",
+                                              DEFAULT_MAX_PENDING_PER_USER,
+                                              *MAX_PENDING_PER_USER_RANGE),
+        "JOBSCHED_SUBMIT_RATE": _rate(env, "JOBSCHED_SUBMIT_RATE"),
+        "JOBSCHED_HIGH_PRIORITY": _choice(env, "JOBSCHED_HIGH_PRIORITY", "all",
+                                          HIGH_PRIORITY_POLICIES),
+    }
+
+
+def _rate(env: Mapping[str, str], name: str) -> str | None:
+    """One rate in Flask-Limiter's notation (`600/minute`, `10 per second`), or None when
+    unset. Checked here so that a typo stops the start, not the first submission."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        rates = limits.parse_many(raw)
+    except ValueError:
+        rates = []
+    if len(rates) != 1 or rates[0].amount < 1:
+        raise ConfigError(f"{name} must be one rate such as 600/minute or 10/second "
+                          f"(a count of at least 1 per second, minute, hour or day), "
+                          f"not {raw!r}")
+    return raw
 
 
 def limiter_storage_uri(redis: str) -> str:

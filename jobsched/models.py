@@ -36,6 +36,7 @@ from .scheduler.limits import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_PENDING_PER_USER_RANGE,
     NAME_MAX,
     PROGRESS_MAX,
     PROGRESS_MIN,
@@ -73,6 +74,9 @@ class User(UserMixin, db.Model):
     __table_args__ = (
         CheckConstraint("length(username) BETWEEN 3 AND 32", name="username_length"),
         Index("uq_users_username_lower", func.lower(text("username")), unique=True),
+        CheckConstraint("max_pending IS NULL OR "
+                        + between_sql("max_pending", *MAX_PENDING_PER_USER_RANGE),
+                        name="max_pending"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,6 +90,8 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Limits an admin set for this user (SPEC §10); None: the deployment's default.
     max_running: Mapped[int | None] = mapped_column(Integer)
+    max_pending: Mapped[int | None] = mapped_column(Integer)
+    may_use_high: Mapped[bool | None] = mapped_column(Boolean)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -1,14 +1,29 @@
-"""/admin/nodes: the scheduler processes, their heartbeats and the jobs they run."""
+"""/admin/nodes: the scheduler processes, their heartbeats and the jobs they run.
+/admin/users: every user's pending and running jobs and their own limits (SPEC §10)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Job
+from ..jobs.fair_use import current_rules
+from ..jobs.user_limits import set_user_limits
+from ..models import Job, User
 from ..scheduler.states import JobStatus
+from .forms import UserLimitsForm
 from .nodes import node_views
+from .users import user_views
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -35,3 +50,29 @@ def nodes() -> str:
         "admin/nodes.html", live=live, stopped=stopped, running=running,
         limit=current_app.config["JOBSCHED_MAX_CONCURRENT_JOBS"],
     )
+
+
+@bp.get("/users")
+def users() -> str:
+    """Every user with their pending and running jobs, their limits and a form for them."""
+    return _users_page()
+
+
+@bp.post("/users/<int:user_id>/limits")
+def user_limits(user_id: int) -> ResponseReturnValue:
+    """Store one user's own limits (empty: the default); the page again, with any errors."""
+    user = db.session.get(User, user_id) or abort(404, "No such user.")
+    form = UserLimitsForm.for_user(user, formdata=request.form)
+    if not form.validate():
+        return _users_page(invalid=form, invalid_id=user.id), 400
+    set_user_limits(db.session, current_user, user.username, form.limits())
+    flash(f"The limits of {user.username} are saved.", "success")
+    return redirect(url_for("admin.users", _anchor=f"user-{user.id}"))
+
+
+def _users_page(invalid: UserLimitsForm | None = None, invalid_id: int | None = None) -> str:
+    """The page; a form that failed validation is shown as posted, with its errors."""
+    views = user_views(db.session)
+    forms = {v.user.id: (invalid if v.user.id == invalid_id else UserLimitsForm.for_user(v.user))
+             for v in views}
+    return render_template("admin/users.html", views=views, forms=forms, rules=current_rules())

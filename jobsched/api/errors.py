@@ -17,7 +17,15 @@ from flask import Response
 from flask_restx import Api
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from ..jobs.errors import Forbidden, JobNotFound, ValidationFailed, WrongState
+from ..jobs.errors import (
+    Forbidden,
+    JobNotFound,
+    QuotaExceeded,
+    UserNotFound,
+    ValidationFailed,
+    WrongState,
+)
+from ..jobs.fair_use import SubmitRateExceeded
 from ..scheduler.states import InvalidTransition, JobStatus
 
 ErrorResult = tuple[dict[str, Any], int, dict[str, str]]
@@ -85,8 +93,25 @@ def register_error_handlers(api: Api) -> None:
 
     @api.errorhandler(Forbidden)
     def forbidden(error: Forbidden) -> ErrorResult:
-        """Not allowed for this user."""
-        return error_body(str(error)), 403, {}
+        """Not allowed for this user; `errors` names the field that asked (e.g. priority)."""
+        return error_body(str(error), error.errors), 403, {}
+
+    @api.errorhandler(UserNotFound)
+    def user_not_found(error: UserNotFound) -> ErrorResult:
+        """No such user."""
+        return error_body(str(error)), 404, {}
+
+    @api.errorhandler(QuotaExceeded)
+    def quota_exceeded(error: QuotaExceeded) -> ErrorResult:
+        """Too many of the owner's jobs pending already; nothing was stored."""
+        return error_body(str(error), {"quota": f"At most {error.limit:,} pending jobs."}), \
+            429, {}
+
+    @api.errorhandler(SubmitRateExceeded)
+    def submit_rate_exceeded(error: SubmitRateExceeded) -> ErrorResult:
+        """Too many submissions; Retry-After says when the next one may come."""
+        body, code, headers = http_error(error)
+        return error_body(body["message"], {"rate": f"At most {error.rate}."}), code, headers
 
     @api.errorhandler(JobNotFound)
     def job_not_found(error: JobNotFound) -> ErrorResult:

@@ -13,6 +13,7 @@ from flask_restx import Namespace, Resource
 
 from ..extensions import db
 from ..jobs import queries, service
+from ..jobs.fair_use import current_rules, submitting
 from ..jobs.serialize import execution_to_json, job_to_json
 from ..runtime import event_sink, task_registry
 from .auth import authenticated, caller
@@ -73,11 +74,18 @@ class JobList(Resource):
     @ns.expect(job_in, validate=True)
     @ns.response(201, "The new job.", job_out,
                  headers={"Location": "The job's URL."})
-    @error_responses(ns, 400, 401, 403, 413, 415)
+    @error_responses(ns, 400, 401, 403, 413, 415, 429)
     def post(self) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """Submit a job; it waits in the queue until the scheduler runs it."""
-        job = service.create_job(db.session, caller(), _payload(service.CREATE_FIELDS),
-                                 task_registry(), event_sink())
+        """Submit a job; it waits in the queue until the scheduler runs it.
+
+        Fair use (SPEC §10): 403 with errors.priority for a high priority only admins may
+        use; 429 with errors.quota when you have your limit of pending jobs already, or with
+        errors.rate and a Retry-After header past the submission rate. Nothing is stored.
+        """
+        rules = current_rules()
+        with submitting(caller(), rules):
+            job = service.create_job(db.session, caller(), _payload(service.CREATE_FIELDS),
+                                     task_registry(), event_sink(), rules)
         location = url_for("api.job_item", job_id=job.id)
         return job_to_json(job), 201, {"Location": location}
 
@@ -125,7 +133,7 @@ class JobItem(Resource):
     def _update(self, job_id: int) -> dict[str, Any]:
         job = service.update_job(db.session, caller(), job_id,
                                  _payload(service.EDITABLE_FIELDS), task_registry(),
-                                 event_sink())
+                                 event_sink(), current_rules())
         return job_to_json(job)
 
 
@@ -143,10 +151,14 @@ class JobCancel(Resource):
 @ns.doc(params=JOB_ID)
 class JobRetry(Resource):
     @ns.response(200, "The job, pending again.", job_out)
-    @error_responses(ns, 400, 401, 404, 409)
+    @error_responses(ns, 400, 401, 404, 409, 429)
     def post(self, job_id: int) -> dict[str, Any]:
-        """Retry a failed or cancelled job from attempt 1; earlier executions are kept."""
-        return job_to_json(service.retry_job(db.session, caller(), job_id, event_sink()))
+        """Retry a failed or cancelled job from attempt 1; earlier executions are kept.
+
+        429 with errors.quota when its owner has their limit of pending jobs already.
+        """
+        return job_to_json(service.retry_job(db.session, caller(), job_id, event_sink(),
+                                             current_rules()))
 
 
 @ns.route("/<int:job_id>/executions/", strict_slashes=False)

@@ -21,6 +21,8 @@ from ..scheduler.limits import (
     CONCURRENCY_LIMIT_MAX,
     CONCURRENCY_LIMIT_MIN,
     DEFAULT_CONCURRENCY_LIMIT,
+    MAX_PENDING_PER_USER_RANGE,
+    MAX_RUNNING_PER_USER_RANGE,
     NAME_MAX,
     PROGRESS_MAX,
     PROGRESS_MIN,
@@ -61,6 +63,10 @@ class NullableInteger(_Nullable, fields.Integer):
 
 
 class NullableFloat(_Nullable, fields.Float):
+    pass
+
+
+class NullableBoolean(_Nullable, fields.Boolean):
     pass
 
 
@@ -256,7 +262,35 @@ error_out = Model("Error", {
                    example={"name": "Required."}),
 })
 
+LIMITS = {
+    "max_running": f"At most this many of the user's jobs run at once "
+                   f"({MAX_RUNNING_PER_USER_RANGE[0]}–{MAX_RUNNING_PER_USER_RANGE[1]}); null: "
+                   f"JOBSCHED_MAX_RUNNING_PER_USER. Takes effect at the next claim.",
+    "max_pending": f"At most this many of the user's jobs wait in the queue "
+                   f"({MAX_PENDING_PER_USER_RANGE[0]}–{MAX_PENDING_PER_USER_RANGE[1]:,}); null: "
+                   f"JOBSCHED_MAX_PENDING_PER_USER.",
+    "may_use_high": "Whether the user may submit high-priority jobs; null: "
+                    "JOBSCHED_HIGH_PRIORITY (admins always may).",
+}
+
+limits_in = StrictModel("UserLimitsIn", {
+    "max_running": NullableInteger(min=MAX_RUNNING_PER_USER_RANGE[0],
+                                   max=MAX_RUNNING_PER_USER_RANGE[1],
+                                   description=LIMITS["max_running"]),
+    "max_pending": NullableInteger(min=MAX_PENDING_PER_USER_RANGE[0],
+                                   max=MAX_PENDING_PER_USER_RANGE[1],
+                                   description=LIMITS["max_pending"]),
+    "may_use_high": NullableBoolean(description=LIMITS["may_use_high"]),
+}, strict=True)
+
+limits_out = Model("UserLimits", {
+    "max_running": _out(NullableInteger, description=LIMITS["max_running"]),
+    "max_pending": _out(NullableInteger, description=LIMITS["max_pending"]),
+    "may_use_high": _out(NullableBoolean, description=LIMITS["may_use_high"]),
+})
+
 MODELS = (
+    limits_in, limits_out,
     job_in, job_patch, job_out, job_page, execution_out, execution_list, task_out, task_list,
     status_counts, priority_counts, stats_out, token_in, token_out, token_item, token_list,
     error_out,
@@ -266,12 +300,14 @@ ERROR_DESCRIPTIONS = {
     400: "Bad input (the errors name the fields), or a missing X-CSRFToken header on a "
          "cookie-authenticated change.",
     401: "Not authenticated: log in, or send 'Authorization: Bearer <token>'.",
-    403: "Forbidden, e.g. an admin-only task.",
-    404: "No such job, or not yours.",
+    403: "Forbidden, e.g. an admin-only task, a high priority reserved for admins "
+         "(errors.priority), or a page of admins only.",
+    404: "No such job (or not yours), or no such user.",
     409: "The job's state does not allow this.",
     413: "Body over 1 MiB.",
     415: "The body is not JSON (Content-Type must be application/json).",
-    429: "Too many failed attempts; wait a minute.",
+    429: "Too many failed logins (wait a minute), too many of the owner's jobs pending "
+         "(errors.quota), or too many submissions (errors.rate; Retry-After says when).",
 }
 
 

@@ -13,6 +13,7 @@ from .jobs import ns as jobs_ns
 from .schemas import MODELS
 from .tasks import ns as tasks_ns
 from .tokens import ns as tokens_ns
+from .users import ns as users_ns
 
 bp = Blueprint("api", __name__, url_prefix="/jobs/api")
 
@@ -38,6 +39,10 @@ DESCRIPTION = f"""Submit jobs, watch them run, change, cancel and retry them.
   at most {MAX_DESCRIPTION:,} characters and its `args` at most {MAX_ARGS_BYTES // 1024} KiB as
   compact JSON (400).
 * You see only your own jobs (admins see all): another user's job answers 404.
+* Fair use: a user has at most JOBSCHED_MAX_PENDING_PER_USER jobs pending (429,
+  `errors.quota`), submits at most JOBSCHED_SUBMIT_RATE jobs (429, `errors.rate`, with
+  Retry-After), and may be refused high priority (403, `errors.priority`); admins set one
+  user's own limits at /users/{{username}}/limits.
 """
 
 api = JsonApi(
@@ -47,6 +52,6 @@ api = JsonApi(
 for model in MODELS:
     api.models[model.name] = model
 register_error_handlers(api)
-for namespace in (jobs_ns, tasks_ns, tokens_ns):
+for namespace in (jobs_ns, tasks_ns, tokens_ns, users_ns):
     api.add_namespace(namespace)
 init_guards(bp)

@@ -15,27 +15,20 @@ every web node) when REDIS_URL is set.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from flask import current_app, request
-from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
 
-from ..extensions import limiter
+from ..extensions import limiter, limiter_storage_lock
 
 FAILURES = 10
 WINDOW_SECONDS = 60
 MESSAGE = "Too many failed logins for this username. Wait a minute, then try again."
 
 T = TypeVar("T")
-# limits' MemoryStorage restarts its expiry timer without a lock: two threads incrementing
-# at once can start one Timer twice (RuntimeError, or a KeyError inside threading). Redis
-# needs no such care, and gets none.
-_MEMORY_LOCK = threading.Lock()
 
 
 class BudgetSpent(TooManyRequests):
@@ -58,20 +51,16 @@ def checked(username: str, check: Callable[[], T | None]) -> T | None:
         return check()
     storage = limiter.storage
     key = budget_key(username, request.remote_addr)
-    with _one_at_a_time(storage):
+    with limiter_storage_lock():
         if storage.incr(key, WINDOW_SECONDS) > FAILURES:
             raise BudgetSpent(retry_after=_seconds_left(storage.get_expiry(key)))
     result = check()
     if result is not None:
         # A refund racing the window's end can leave the next window one attempt richer;
         # harmless, and an atomic increment the storages all have.
-        with _one_at_a_time(storage):
+        with limiter_storage_lock():
             storage.incr(key, WINDOW_SECONDS, amount=-1)
     return result
-
-
-def _one_at_a_time(storage: Any) -> AbstractContextManager[Any]:
-    return _MEMORY_LOCK if isinstance(storage, MemoryStorage) else nullcontext()
 
 
 def _seconds_left(expiry: float) -> int:

@@ -24,7 +24,28 @@ class ValidationFailed(ValueError):
 
 
 class Forbidden(PermissionError):
-    """The caller may see this but not do it, e.g. a non-admin asking for an admin task (403)."""
+    """The caller may see this but not do it, e.g. a non-admin asking for an admin task (403);
+    `errors` names the field that asked for it, when one did."""
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+class UserNotFound(LookupError):
+    """No account with this username (404)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"User {username!r} not found.")
+
+
+class QuotaExceeded(Exception):
+    """The change would give the owner more pending jobs than their limit (429, SPEC §10)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"At most {limit:,} of one user's jobs may wait in the queue; "
+                         "wait for some to run, or cancel or delete some first.")
+        self.limit = limit
 
 
 class WrongState(Exception):

@@ -156,6 +156,16 @@ class JobForm(FlaskForm):
         if not self.task.data and tasks:
             self.task.data = "sleep" if any(t.name == "sleep" for t in tasks) else tasks[0].name
 
+    def offer_high(self, allowed: bool) -> None:
+        """Disable the High option for a user who may not use it (SPEC §10); a high
+        priority posted anyway gets the service's error at this field."""
+        if allowed:
+            return
+        self.priority.choices = [
+            SelectChoice(c.value, f"{c.label} (admins only)", render_kw={"disabled": True})
+            if c.value == Priority.HIGH.value else c for c in PRIORITY_CHOICES
+        ]
+
     def job_fields(self) -> dict[str, Any]:
         """The job's own fields as the job service takes them."""
         return {

@@ -46,6 +46,7 @@ from ..scheduler.storable import storable_problem
 from ..storage.queue import db_now
 from ..storage.timesql import seconds_between
 from .errors import Forbidden, JobNotFound, ValidationFailed, WrongState
+from .fair_use import DEFAULT_RULES, FairUse, check_priority, reserve_pending
 from .queries import find_visible_job
 from .serialize import parse_datetime
 
@@ -77,14 +78,17 @@ def get_job(session: Session, user: User, job_id: int) -> Job:
 
 def create_job(
     session: Session, user: User, data: Mapping[str, Any], registry: TaskRegistry,
-    sink: EventSink,
+    sink: EventSink, rules: FairUse = DEFAULT_RULES,
 ) -> Job:
-    """Create a pending job owned by `user` from the allowed fields of `data`."""
+    """Create a pending job owned by `user` from the allowed fields of `data`, within the
+    fair-use `rules` (high priority: Forbidden; the pending quota: QuotaExceeded)."""
     values = clean_fields({**DEFAULTS, **data}, CREATE_FIELDS, required=("name",))
+    check_priority(user, values["priority"], rules)
     task = task_for(registry, user, values["task"])
     values["args"] = checked_args(registry, task, values["args"])
     row = {"owner_id": user.id, "status": JobStatus.PENDING.value, **values}
     with _write_transaction(session, after_reads="keep"):
+        reserve_pending(session, user.id, 1, rules)
         # RETURNING gives the job as stored (JSONB's form of args, every column) in the
         # INSERT's own round trip, and a commit that keeps it loaded answers the caller
         # without reading it again.
@@ -96,10 +100,13 @@ def create_job(
 
 def update_job(
     session: Session, user: User, job_id: int, changes: Mapping[str, Any],
-    registry: TaskRegistry, sink: EventSink,
+    registry: TaskRegistry, sink: EventSink, rules: FairUse = DEFAULT_RULES,
 ) -> Job:
-    """Change the editable fields of a pending job (any other state: WrongState, 409)."""
+    """Change the editable fields of a pending job (any other state: WrongState, 409); a
+    high priority only for users the fair-use `rules` allow it."""
     values = clean_fields(changes, EDITABLE_FIELDS)
+    if "priority" in values:
+        check_priority(user, values["priority"], rules)
 
     def decide(job: Job) -> dict[str, Any]:
         if job.status != JobStatus.PENDING.value:
@@ -134,15 +141,18 @@ def cancel_job(session: Session, user: User, job_id: int, sink: EventSink) -> Jo
     return _change(session, user, job_id, decide, sink, after_write=close_attempt)
 
 
-def retry_job(session: Session, user: User, job_id: int, sink: EventSink) -> Job:
+def retry_job(
+    session: Session, user: User, job_id: int, sink: EventSink, rules: FairUse = DEFAULT_RULES,
+) -> Job:
     """Put a failed or cancelled job back in the queue with a fresh set of attempts; its
-    earlier executions stay in the history."""
+    earlier executions stay in the history. It counts against its owner's pending quota."""
 
     def decide(job: Job) -> dict[str, Any]:
         current = JobStatus(job.status)
         if current not in FINISHED:  # running -> pending is the scheduler's move, not a user's
             raise InvalidTransition(current, JobStatus.PENDING)
         transition(current, JobStatus.PENDING)  # completed jobs: InvalidTransition
+        reserve_pending(session, job.owner_id, 1, rules)
         return {
             "status": JobStatus.PENDING.value, "attempts": 0, "error": None, "result": None,
             "progress": None, "finished_at": None, "deadline_missed": False,
@@ -354,7 +364,7 @@ def _priority(value: Any) -> str:
     return str(value)
 
 
-def _int_between(low: int, high: int) -> Callable[[Any], int]:
+def int_between(low: int, high: int) -> Callable[[Any], int]:
     def clean(value: Any) -> int:
         integral = isinstance(value, float) and value.is_integer()
         if isinstance(value, bool) or not (isinstance(value, int) or integral):
@@ -374,8 +384,8 @@ _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "priority": _priority,
     "deadline": parse_datetime,
     "run_at": parse_datetime,
-    "max_attempts": _int_between(*ATTEMPTS_RANGE),
-    "timeout_seconds": _int_between(*TIMEOUT_RANGE),
+    "max_attempts": int_between(*ATTEMPTS_RANGE),
+    "timeout_seconds": int_between(*TIMEOUT_RANGE),
     "concurrency_key": _concurrency_key,
-    "concurrency_limit": _int_between(*CONCURRENCY_LIMIT_RANGE),
+    "concurrency_limit": int_between(*CONCURRENCY_LIMIT_RANGE),
 }

@@ -6,9 +6,11 @@ pages' live parts then follow the Socket.IO events and re-read the API (static/j
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -18,7 +20,8 @@ from ..runtime import event_sink, task_registry
 from ..scheduler.registry import Task
 from ..scheduler.states import InvalidTransition
 from . import queries, service
-from .errors import JobNotFound, ValidationFailed, WrongState
+from .errors import Forbidden, JobNotFound, QuotaExceeded, ValidationFailed, WrongState
+from .fair_use import SubmitRateExceeded, current_rules, may_use_high, submitting
 from .forms import JobForm, args_form, attach_errors, collected_args, raw_args
 from .serialize import execution_to_json, job_to_json
 
@@ -55,25 +58,34 @@ def dashboard() -> str:
 
 @bp.route("/jobs/new", methods=["GET", "POST"])
 @login_required
-def new_job() -> Response | str:
+def new_job() -> ResponseReturnValue:
     """The job form; a valid job is created and the browser goes to its page."""
     tasks = visible_tasks(current_user)
     form = JobForm()
     form.use_tasks(tasks)
+    form.offer_high(may_use_high(current_user, current_rules()))
     formdata = request.form if request.method == "POST" else None
     arg_forms = {task.name: args_form(task, formdata) for task in tasks}
-    problems: list[str] = []
-    if request.method == "POST":
+    page = partial(render_template, "jobs/new.html", form=form, tasks=tasks,
+                   arg_forms=arg_forms)
+    if request.method != "POST":
+        return page(problems=[])
+    try:
         job, problems = _submit(form, arg_forms)
-        if job is not None:
-            flash(f"Job {job.id} is in the queue.", "success")
-            return redirect(url_for("jobs.detail", job_id=job.id))
-    return render_template("jobs/new.html", form=form, tasks=tasks, arg_forms=arg_forms,
-                           problems=problems)
+    except (QuotaExceeded, SubmitRateExceeded) as refusal:
+        # Nothing was stored; the page says why, with the API's status and Retry-After.
+        retry = getattr(refusal, "retry_after", None)
+        return page(problems=[_refusal(refusal)]), 429, (
+            {"Retry-After": str(retry)} if retry else {})
+    if job is None:
+        return page(problems=problems)
+    flash(f"Job {job.id} is in the queue.", "success")
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 def _submit(form: JobForm, arg_forms: dict[str, Any]) -> tuple[Job | None, list[str]]:
-    """Validate every part of the form at once; create the job when all of it is valid."""
+    """Validate every part of the form at once; create the job when all of it is valid
+    (within the fair-use rules: QuotaExceeded and SubmitRateExceeded pass through)."""
     valid = form.validate()
     task_args = arg_forms.get(form.task.data)
     raw = bool(form.args_json.data)
@@ -84,11 +96,16 @@ def _submit(form: JobForm, arg_forms: dict[str, Any]) -> tuple[Job | None, list[
         return None, []
     if args is None:
         return None, []
+    rules = current_rules()
     try:
-        job = service.create_job(db.session, current_user, {**form.job_fields(), "args": args},
-                                 task_registry(), event_sink())
-    except ValidationFailed as error:
-        return None, attach_errors(form, task_args, error.errors, raw)
+        with submitting(current_user, rules):
+            job = service.create_job(db.session, current_user,
+                                     {**form.job_fields(), "args": args},
+                                     task_registry(), event_sink(), rules)
+    except (ValidationFailed, Forbidden) as error:
+        # A refusal naming no field (none the form offers) still gets said.
+        return None, attach_errors(form, task_args, error.errors, raw) or (
+            [] if error.errors else [_refusal(error)])
     return job, []
 
 
@@ -139,7 +156,8 @@ def cancel(job_id: int) -> Response:
 @login_required
 def retry(job_id: int) -> Response:
     """Queue a failed or cancelled job again with a fresh set of attempts."""
-    return _act(job_id, service.retry_job, "Job {id} is back in the queue.")
+    retry_job = partial(service.retry_job, rules=current_rules())
+    return _act(job_id, retry_job, "Job {id} is back in the queue.")
 
 
 @bp.post("/jobs/<int:job_id>/delete")
@@ -156,7 +174,7 @@ def _act(job_id: int, action: Any, done: str, landing: str | None = None) -> Res
         action(db.session, current_user, job_id, event_sink())
     except JobNotFound:
         abort(404, "No such job, or not one of yours.")
-    except (InvalidTransition, WrongState) as error:
+    except (InvalidTransition, WrongState, QuotaExceeded) as error:
         flash(_refusal(error), "warning")
         return redirect(job_page)
     flash(done.format(id=job_id), "success")
@@ -164,6 +182,6 @@ def _act(job_id: int, action: Any, done: str, landing: str | None = None) -> Res
 
 
 def _refusal(error: Exception) -> str:
-    """A sentence for a lifecycle refusal ("a completed job cannot become cancelled")."""
-    text = str(error)
+    """A sentence for a refusal ("a completed job cannot become cancelled")."""
+    text = getattr(error, "description", None) or str(error)
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

@@ -64,6 +64,8 @@ def test_isolation_matrix(request, app, alice, who, endpoint):
 # The token operations: who may call them is tested on their own (below, test_tokens.py).
 TOKEN_OPERATIONS = {("POST", "/auth/token"), ("GET", "/auth/tokens"),
                     ("DELETE", "/auth/tokens/{token_id}")}
+# The per-user limits (admins only): anonymous, non-admin and admin in test_user_limits.py.
+LIMITS_OPERATIONS = {("GET", "/users/{username}/limits"), ("PUT", "/users/{username}/limits")}
 
 
 def test_every_documented_operation_is_in_the_matrix(alice):
@@ -71,7 +73,7 @@ def test_every_documented_operation_is_in_the_matrix(alice):
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops
                   if m != "parameters"}
     covered = {(m, p.replace("{id}", "{job_id}")) for m, p, _, _ in ENDPOINTS.values()}
-    assert documented == covered | TOKEN_OPERATIONS
+    assert documented == covered | TOKEN_OPERATIONS | LIMITS_OPERATIONS
 
 
 # --- tokens -------------------------------------------------------------------------------

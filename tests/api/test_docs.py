@@ -23,6 +23,7 @@ SPEC_OPERATIONS = {
     "/auth/token": {"post"},
     "/auth/tokens": {"get"},
     "/auth/tokens/{token_id}": {"delete"},
+    "/users/{username}/limits": {"get", "put"},  # SPEC §10
 }
 
 

@@ -93,6 +93,19 @@ def test_database_rejects_out_of_range_values(app):
             db.session.rollback()
 
 
+def test_database_rejects_a_max_pending_out_of_range(app):
+    from sqlalchemy.exc import IntegrityError
+
+    from jobsched.models import User
+
+    with app.app_context():
+        for bad in (0, 10_000_001):
+            db.session.add(User(username="frank", password_hash="x", max_pending=bad))
+            with pytest.raises(IntegrityError):
+                db.session.commit()
+            db.session.rollback()
+
+
 def check_session_versions_migration(url: str) -> None:
     """0004 gives existing users session version 0, and going back keeps the usernames'
     case-insensitive uniqueness (on SQLite a table copy would lose that index)."""

@@ -97,7 +97,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "auth": {"scheduler", "models", "database", "extensions", "realtime", "runtime",
              "validators"},
     "account": {"scheduler", "auth", "extensions", "models", "validators"},
-    "admin": {"scheduler", "storage", "models", "extensions"},
+    # The users page sets limits through the same service as the API (jobs/user_limits.py).
+    "admin": {"scheduler", "storage", "models", "extensions", "jobs"},
     "api": {"scheduler", "jobs", "auth", "models", "extensions", "runtime", "jsontext"},
     "realtime": {"scheduler", "jobs", "auth", "models", "extensions", "runtime"},
     "metrics": {"scheduler", "storage", "models", "extensions"},

@@ -310,3 +310,46 @@ def test_login_lifetimes_are_configurable_and_checked(tmp_path):
         settings(tmp_path, JOBSCHED_SESSION_HOURS="0")
     with pytest.raises(ConfigError, match="JOBSCHED_REMEMBER_DAYS must be an integer"):
         settings(tmp_path, JOBSCHED_REMEMBER_DAYS="forever")
+
+
+# --- fair use (SPEC §10) ------------------------------------------------------------------
+
+def test_fair_use_defaults(tmp_path):
+    result = settings(tmp_path)
+    assert result["JOBSCHED_MAX_PENDING_PER_USER"] == 10_000
+    assert result["JOBSCHED_SUBMIT_RATE"] is None
+    assert result["JOBSCHED_HIGH_PRIORITY"] == "all"
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", 1), (" 10000000 ", 10_000_000), ("", 10_000)])
+def test_max_pending_per_user_takes_1_to_10_million(tmp_path, raw, value):
+    assert settings(tmp_path, JOBSCHED_MAX_PENDING_PER_USER=raw)[
+        "JOBSCHED_MAX_PENDING_PER_USER"] == value
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "10000001", "many", "1.5"])
+def test_max_pending_per_user_refuses_other_values(tmp_path, raw):
+    with pytest.raises(ConfigError, match="JOBSCHED_MAX_PENDING_PER_USER"):
+        settings(tmp_path, JOBSCHED_MAX_PENDING_PER_USER=raw)
+
+
+@pytest.mark.parametrize("raw", ["600/minute", "10 per second", "1/hour", " 5/day "])
+def test_submit_rate_takes_one_rate(tmp_path, raw):
+    assert settings(tmp_path, JOBSCHED_SUBMIT_RATE=raw)["JOBSCHED_SUBMIT_RATE"] == raw.strip()
+
+
+@pytest.mark.parametrize("raw", ["600", "fast", "600/fortnight", "0/minute", "-1/minute",
+                                 "10/second;600/minute", "minute/600"])
+def test_submit_rate_refuses_anything_else_naming_the_variable(tmp_path, raw):
+    with pytest.raises(ConfigError, match="JOBSCHED_SUBMIT_RATE"):
+        settings(tmp_path, JOBSCHED_SUBMIT_RATE=raw)
+
+
+@pytest.mark.parametrize(("raw", "value"), [("admins", "admins"), ("ALL", "all"), ("", "all")])
+def test_high_priority_is_all_or_admins(tmp_path, raw, value):
+    assert settings(tmp_path, JOBSCHED_HIGH_PRIORITY=raw)["JOBSCHED_HIGH_PRIORITY"] == value
+
+
+def test_high_priority_refuses_other_values(tmp_path):
+    with pytest.raises(ConfigError, match="JOBSCHED_HIGH_PRIORITY"):
+        settings(tmp_path, JOBSCHED_HIGH_PRIORITY="nobody")

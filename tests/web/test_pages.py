@@ -55,11 +55,12 @@ def test_navbar_for_a_user(app, client, auth):
     assert page.all("a", href="/account")
 
 
-def test_navbar_for_an_admin_adds_nodes(client, auth):
+def test_navbar_for_an_admin_adds_nodes_and_users(client, auth):
     auth.register("root")
     page = page_of(client.get("/"))
-    assert nav_links(page) == ["Dashboard", "New job", "API docs", "Nodes"]
+    assert nav_links(page) == ["Dashboard", "New job", "API docs", "Nodes", "Users"]
     assert page.all("a", href="/admin/nodes")
+    assert page.all("a", href="/admin/users")
     assert "admin" in page.text_of("user-menu")
 
 
