@@ -32,10 +32,9 @@ OWNERS = 10
 
 def main() -> None:
     args = parse_args()
+    from config import normalize_database_url
     from jobsched.scheduler.states import ExecutionStatus
     from jobsched.scheduler.store import Outcome
-
-    from config import normalize_database_url
 
     admin = create_engine(normalize_database_url(args.database_url),
                           isolation_level="AUTOCOMMIT")

@@ -2,7 +2,9 @@
 /users/{username}/limits and the /admin/users page both come here.
 
 null means "the deployment's default". max_running takes effect at the schedulers' next
-claim, max_pending and may_use_high at the user's next submission: storing them is all.
+claim (and on PostgreSQL every scheduler is told at the commit, so the user's jobs its heap
+set aside are offered again at once), max_pending and may_use_high at the user's next
+submission.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..database import IMMEDIATE
 from ..models import User
 from ..scheduler.limits import MAX_PENDING_PER_USER_RANGE, MAX_RUNNING_PER_USER_RANGE
+from ..storage.listener import announce_limits
 from .errors import Forbidden, UserNotFound, ValidationFailed
 from .service import int_between
 
@@ -45,6 +48,8 @@ def set_user_limits(
         if values:
             session.execute(update(User).where(User.id == user.id).values(**values),
                             execution_options={"synchronize_session": False})
+        if "max_running" in values:
+            announce_limits(session.connection(), user.id)
     except BaseException:
         session.rollback()  # releases SQLite's write lock at once
         raise

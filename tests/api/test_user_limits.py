@@ -2,9 +2,14 @@
 null means the deployment's default."""
 from __future__ import annotations
 
+import psycopg2
 import pytest
 
+from jobsched.auth.service import find_user
+from jobsched.extensions import db
 from jobsched.scheduler.limits import MAX_PENDING_PER_USER_RANGE, MAX_RUNNING_PER_USER_RANGE
+from jobsched.storage.listener import CHANNEL, libpq_dsn
+from tests.helpers import wait_until
 
 DEFAULTS = {"max_running": None, "max_pending": None, "may_use_high": None}
 BAD = [
@@ -90,3 +95,25 @@ def test_the_limits_are_documented(anon):
     assert {"get", "put"} <= set(operations)
     assert set(spec["definitions"]["UserLimitsIn"]["properties"]) == set(DEFAULTS)
     assert {"403", "404"} <= set(operations["put"]["responses"])
+
+
+# PostgreSQL only: SQLite has no NOTIFY (its one scheduler finds out at its next reconcile).
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_new_cap_is_announced_to_the_schedulers_at_commit(app, root, alice):
+    """A `limits:<id>` notification, which every scheduler's heap takes as a freed slot of
+    that user (tests/store/test_listener.py)."""
+    listen = psycopg2.connect(libpq_dsn(app.config["SQLALCHEMY_DATABASE_URI"]))
+    listen.autocommit = True
+    try:
+        listen.cursor().execute(f"LISTEN {CHANNEL}")
+        root.put("/users/alice/limits", json={"max_pending": 5})  # not a running cap
+        root.put("/users/alice/limits", json={"max_running": 2})
+        with app.app_context():
+            alice_id = find_user(db.session, "alice").id
+        wait_until(lambda: listen.poll() or any(
+            n.payload == f"limits:{alice_id}" for n in listen.notifies), timeout=5)
+        assert [n.payload for n in listen.notifies if n.payload.startswith("limits:")] == [
+            f"limits:{alice_id}"]
+    finally:
+        listen.close()
