@@ -1,8 +1,14 @@
-"""Error pages for the web, JSON `{"message", "errors"}` under the API prefix."""
+"""Error pages for the web, JSON `{"message", "errors"}` under the API prefix.
+
+A database that cannot be reached (stopped, restarting, the network between) answers 503
+with Retry-After on every route, API and pages alike, never a 500: the next request after
+it returns works again by itself (the pool tests each connection before handing it out).
+"""
 from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .security import form_too_large_message
@@ -15,6 +21,8 @@ SECURE_COOKIE_OVER_HTTP = (
     "proxy, set JOBSCHED_TRUSTED_PROXIES so that the app sees it), or, for a trial on a "
     "private network, set JOBSCHED_SECURE_COOKIES=0."
 )
+DATABASE_AWAY = "The database cannot be reached just now. Try again in a few seconds."
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def wants_json() -> bool:
@@ -40,11 +48,29 @@ def init_error_handlers(app: Flask) -> None:
                 response[0].headers[name] = value
         return response
 
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        if not database_away(error):
+            return unexpected_error(error)
+        app.logger.warning("database unreachable on %s %s: %s", request.method, request.path,
+                           str(error.orig or error).strip().splitlines()[0])
+        skip_user_loading()
+        response, code = _respond(503, DATABASE_AWAY)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response, code
+
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         skip_user_loading()
         return _respond(500, "Internal server error.")
+
+
+def database_away(error: DBAPIError) -> bool:
+    """Whether a database error says the server could not be used (refused, lost, shut
+    down, SQLite's file locked) rather than that a statement was wrong: only a retry, later,
+    can help."""
+    return isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated
 
 
 def secure_cookie_lost() -> bool:

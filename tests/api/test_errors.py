@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from jobsched.jobs import queries
 
@@ -132,3 +133,26 @@ def test_rate_limiting_is_a_json_429_with_retry_after(app, accounts):
                            json={"username": "bob", "password": "wrong-password"})
     assert_error(response, 429)
     assert int(response.headers["Retry-After"]) > 0
+
+
+def database_refused(*args, **kwargs):
+    raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+def test_an_unreachable_database_is_a_json_503_with_retry_after(app, alice, monkeypatch):
+    monkeypatch.setattr(queries, "list_jobs", database_refused)
+    response = alice.client.get("/jobs/api/jobs/", headers=alice.headers)
+    answer = assert_error(response, 503)
+    assert "database" in answer["message"] and "refused" not in answer["message"]
+    assert response.headers["Retry-After"] == "5"
+    monkeypatch.undo()
+    assert alice.client.get("/jobs/api/jobs/", headers=alice.headers).status_code == 200
+
+
+def test_a_wrong_statement_is_still_a_bug_not_an_outage(app, alice, monkeypatch):
+    def wrong(*args, **kwargs):
+        raise ProgrammingError("SELECT nope", {}, Exception("column nope does not exist"))
+
+    monkeypatch.setattr(queries, "list_jobs", wrong)
+    answer = assert_error(alice.client.get("/jobs/api/jobs/", headers=alice.headers), 500)
+    assert "nope" not in answer["message"]

@@ -160,6 +160,25 @@ def test_server_error_page_renders_even_when_the_database_is_down(app, client, a
     assert page.all("button", id="user-menu") == []
 
 
+def test_pages_answer_503_with_retry_after_while_the_database_is_away(client, auth,
+                                                                     monkeypatch):
+    auth.register("alice")
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "get", database_down)  # loading the user now fails
+    for path in ("/", "/account", "/jobs/new"):
+        response = client.get(path)
+        assert (response.status_code, response.headers["Retry-After"]) == (503, "5"), path
+        page = page_of(response)
+        assert " ".join(page.all("h1")[0].text.split()) == "Service unavailable"
+        assert "Try again in a few seconds" in response.get_data(as_text=True)
+        assert "refused" not in response.get_data(as_text=True)
+    monkeypatch.undo()
+    assert client.get("/").status_code == 200  # and back by itself
+
+
 def every_route(app) -> list[str]:
     """Each URL rule once, with 1 for an int argument and x for any other."""
     paths = set()
