@@ -25,10 +25,13 @@ _NO_DEADLINE_US = 1 << 62
 _COMPACT_SLACK = 64
 
 # Entries are plain tuples, the smallest thing heapq can order:
-#   ready:   (rank, deadline_us, id)            ordered exactly as queue_key
-#   waiting: (run_at_us, rank, deadline_us, id) ordered by when the job becomes eligible
-ReadyEntry = tuple[int, int, int]
-WaitingEntry = tuple[int, int, int, int]
+#   ready:   (rank, deadline_us, id, group)            ordered exactly as queue_key
+#   waiting: (run_at_us, rank, deadline_us, id, group) ordered by when it becomes eligible
+# `group` is the job's fair-use group, (owner, concurrency key), one tuple shared by all the
+# group's jobs (None when unknown); ids are unique, so it never takes part in the order.
+GroupOf = tuple[int, str | None] | None
+ReadyEntry = tuple[int, int, int, GroupOf]
+WaitingEntry = tuple[int, int, int, int, GroupOf]
 
 
 def queue_key(job: QueuedJob) -> tuple[int, datetime, int]:
@@ -51,9 +54,9 @@ def from_micros(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
-def _ready_entry(job: QueuedJob) -> ReadyEntry:
+def _ready_entry(job: QueuedJob, group: GroupOf) -> ReadyEntry:
     deadline = _NO_DEADLINE_US if job.deadline is None else to_micros(job.deadline)
-    return (PRIORITY_RANK[job.priority], deadline, job.id)
+    return (PRIORITY_RANK[job.priority], deadline, job.id, group)
 
 
 class PendingHeap:
@@ -76,7 +79,7 @@ class PendingHeap:
         self._entries: dict[int, ReadyEntry | WaitingEntry] = {}
         self._ready: list[ReadyEntry] = []
         self._waiting: list[WaitingEntry] = []
-        self._groups: dict[int, tuple[int, str | None]] = {}  # job id -> (owner, key)
+        self._groups: dict[tuple[int, str | None], GroupOf] = {}  # one tuple per group
         self._blocked: dict[Group, int] = {}  # blocked group -> its credit
         self._parked: dict[Group, list[ReadyEntry]] = {}
         # The latest `now` seen by candidates(): a run_at at or before it is already due.
@@ -92,12 +95,10 @@ class PendingHeap:
     def upsert(self, job: QueuedJob) -> None:
         """Add a new pending job or re-key a changed one; its older entries become stale."""
         entry = self._entry_for(job)
-        if job.owner_id is not None:
-            self._groups[job.id] = (job.owner_id, job.concurrency_key)
         if self._entries.get(job.id) == entry:
             return  # unchanged: keep the entry already in place, push nothing
         self._entries[job.id] = entry
-        if len(entry) == 3:
+        if len(entry) == 4:
             heapq.heappush(self._ready, entry)
         else:
             heapq.heappush(self._waiting, entry)
@@ -106,16 +107,13 @@ class PendingHeap:
     def discard(self, job_id: int) -> None:
         """Forget a job (claimed, cancelled, deleted); its heap entries are now stale."""
         if self._entries.pop(job_id, None) is not None:
-            self._groups.pop(job_id, None)
             self._maybe_compact()
 
     def replace_all(self, jobs: Iterable[QueuedJob]) -> None:
         """Resync to exactly this set of pending jobs (load at start, periodic reconcile).
         Every group is unblocked: the next claims find out afresh what the caps hold."""
-        jobs = list(jobs)
+        self._groups.clear()
         self._entries = {job.id: self._entry_for(job) for job in jobs}
-        self._groups = {job.id: (job.owner_id, job.concurrency_key)
-                        for job in jobs if job.owner_id is not None}
         self._blocked.clear()
         self._rebuild()
 
@@ -128,7 +126,7 @@ class PendingHeap:
             entry = heapq.heappop(self._ready)
             if self._entries.get(entry[2]) is not entry:
                 continue  # stale entries are simply dropped here
-            group = self._blocking(entry[2])
+            group = self._blocking(entry[3])
             if group is None:
                 found.append(entry)
             else:
@@ -162,11 +160,11 @@ class PendingHeap:
             self._blocked[group] += 1
         return bool(self._blocked)
 
-    def _blocking(self, job_id: int) -> Group | None:
-        """The blocked group this job belongs to, if any (its key's first)."""
-        if not self._blocked or job_id not in self._groups:
+    def _blocking(self, job_group: GroupOf) -> Group | None:
+        """The blocked group a job of `job_group` belongs to, if any (its key's first)."""
+        if not self._blocked or job_group is None:
             return None
-        owner, key = self._groups[job_id]
+        owner, key = job_group
         for group in ((owner, key), (owner, None)):
             if group in self._blocked:
                 return group
@@ -198,13 +196,20 @@ class PendingHeap:
         return None
 
     def _entry_for(self, job: QueuedJob) -> ReadyEntry | WaitingEntry:
-        ready = _ready_entry(job)
+        ready = _ready_entry(job, self._group_of(job))
         if job.run_at is None:
             return ready
         run_at = to_micros(job.run_at)
         if run_at <= self._horizon_us:
             return ready
         return (run_at, *ready)
+
+    def _group_of(self, job: QueuedJob) -> GroupOf:
+        """The job's (owner, key), as the one tuple all of the group's entries share."""
+        if job.owner_id is None:
+            return None
+        group = (job.owner_id, job.concurrency_key)
+        return self._groups.setdefault(group, group)
 
     def _promote(self, now_us: int) -> None:
         """Move every waiting job whose run_at has come into the ready heap."""
@@ -225,7 +230,7 @@ class PendingHeap:
         """Rebuild both heaps from the live entries only: O(n), amortised by _maybe_compact.
         Set-aside entries go back to the ready heap; candidates() sets them aside again."""
         self._parked.clear()
-        self._ready = [e for e in self._entries.values() if len(e) == 3]  # type: ignore[misc]
-        self._waiting = [e for e in self._entries.values() if len(e) == 4]  # type: ignore[misc]
+        self._ready = [e for e in self._entries.values() if len(e) == 4]  # type: ignore[misc]
+        self._waiting = [e for e in self._entries.values() if len(e) == 5]  # type: ignore[misc]
         heapq.heapify(self._ready)
         heapq.heapify(self._waiting)
