@@ -14,13 +14,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from ..extensions import db
 from ..jobs.fair_use import current_rules
+from ..jobs.queries import running_everywhere
 from ..jobs.user_limits import set_user_limits
-from ..models import Job, User
-from ..scheduler.states import JobStatus
+from ..models import User
 from .forms import UserLimitsForm
 from .nodes import node_views
 from .users import user_views
@@ -44,8 +43,7 @@ def admins_only() -> None:
 def nodes() -> str:
     """Live and recently stopped scheduler nodes, with the system-wide limit."""
     live, stopped = node_views(db.session)
-    running = db.session.scalar(
-        select(func.count()).select_from(Job).where(Job.status == JobStatus.RUNNING.value))
+    running = db.session.scalar(running_everywhere())
     return render_template(
         "admin/nodes.html", live=live, stopped=stopped, running=running,
         limit=current_app.config["JOBSCHED_MAX_CONCURRENT_JOBS"],

@@ -92,10 +92,12 @@ class JobList(Resource):
 
 @ns.route("/stats/", strict_slashes=False)
 class JobStats(Resource):
-    @ns.response(200, "Counts and averages over the jobs you may see.", stats_out)
+    @ns.response(200, "Counts and averages over the jobs you may see, and the slots in use "
+                      "system-wide (running_all).", stats_out)
     @error_responses(ns, 401)
     def get(self) -> dict[str, Any]:
-        """Summarise the jobs you may see: counts by status and priority, queue, averages."""
+        """Summarise the jobs you may see (counts by status and priority, queue, averages)
+        and how many slots are busy system-wide, whoever's jobs fill them."""
         limit = current_app.config["JOBSCHED_MAX_CONCURRENT_JOBS"]
         return queries.job_stats(db.session, caller(), limit)
 

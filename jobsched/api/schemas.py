@@ -227,9 +227,13 @@ stats_out = Model("Stats", {
     "total": _out(fields.Integer),
     "by_status": _out(fields.Nested, model=status_counts),
     "by_priority": _out(fields.Nested, model=priority_counts),
-    "running": _out(fields.Integer),
+    "running": _out(fields.Integer,
+                    description="Running jobs among those you may see (all, for an admin)."),
+    "running_all": _out(fields.Integer, description=(
+        "Jobs running now system-wide, whoever owns them (never who): the slots in use "
+        "out of max_concurrent. For an admin it equals running.")),
     "queued": _out(fields.Integer, description="Pending jobs eligible to run now."),
-    "max_concurrent": _out(fields.Integer),
+    "max_concurrent": _out(fields.Integer, description="Jobs that may run at once, system-wide."),
     "avg_wait_seconds": _out(NullableFloat, description="Creation to start, started jobs."),
     "avg_run_seconds": _out(NullableFloat, description="Start to finish, finished jobs."),
     "deadline_missed": _out(fields.Integer),

@@ -245,7 +245,9 @@ def latest_executions(session: Session, job: Job, count: int) -> Page:
 
 
 def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[str, Any]:
-    """SPEC §6 stats over the jobs `user` may see (None: all), in two queries: the totals
+    """SPEC §6 stats over the jobs `user` may see (None: all), with `running_all`, the slots
+    in use system-wide, which everyone may see (never whose jobs fill them); in two
+    queries: the totals
     the database keeps (counts.py), and a live count over unfinished jobs only for what
     depends on the time (eligible now, deadlines passed but not yet flagged)."""
     by_status = {s.value: 0 for s in JobStatus}
@@ -256,12 +258,14 @@ def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[
         by_priority[priority] = by_priority.get(priority, 0) + int(count)
         sums = [total + int(value) for total, value in zip(sums, row, strict=True)]
     waited, wait_us, ran, run_us, missed = sums
-    queued, overdue = session.execute(_live_query(user)).one()
+    queued, overdue, everywhere = session.execute(_live_query(user)).one()
+    running = by_status[JobStatus.RUNNING.value]
     return {
         "total": sum(by_status.values()),
         "by_status": by_status,
         "by_priority": by_priority,
-        "running": by_status[JobStatus.RUNNING.value],
+        "running": running,
+        "running_all": _running_all(user, running, int(everywhere or 0)),
         "queued": int(queued or 0),
         "max_concurrent": max_concurrent,
         "avg_wait_seconds": _average_seconds(wait_us, waited),
@@ -270,14 +274,30 @@ def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[
     }
 
 
+def running_everywhere() -> Select[tuple[int]]:
+    """Jobs running now, system-wide: read from the partial index of running jobs, which
+    holds at most the global limit of entries, so it is cheap for every caller."""
+    return select(func.count()).select_from(Job).where(Job.status == JobStatus.RUNNING.value)
+
+
+def _running_all(user: User | None, running: int, everywhere: int) -> int:
+    """The slots in use system-wide, as `user` is shown them (SPEC §6 `running_all`)."""
+    if _owner_scope(user) is None:
+        return running  # an admin's own figure is already system-wide
+    # `running` comes from another statement (on PostgreSQL another snapshot): a job that
+    # started in between must not make the caller's own share exceed the whole.
+    return max(running, everywhere)
+
+
 def _owner_scope(user: User | None) -> int | None:
     """The only owner whose jobs `user` sees, or None for every owner."""
     return None if user is None or user.is_admin else user.id
 
 
 def _live_query(user: User | None) -> Select[Any]:
-    """Eligible now, and past their deadline without the flag yet (the flag is counted with
-    the totals): read from the partial indexes of pending and running jobs alone."""
+    """Eligible now, past their deadline without the flag yet (the flag is counted with
+    the totals), and running system-wide: read from the partial indexes of pending and
+    running jobs alone."""
     overdue = case(((Job.deadline < db_now()) & ~Job.deadline_missed, 1), else_=0)
     # ELIGIBLE without its status test: the WHERE has it, and a select list naming `status`
     # would rule out the index-only scan (status is the indexes' predicate, not a column).
@@ -288,7 +308,8 @@ def _live_query(user: User | None) -> Select[Any]:
         _scoped(pending.where(Job.status == JobStatus.PENDING.value), user),
         _scoped(running.where(Job.status == JobStatus.RUNNING.value), user),
     ).subquery()
-    return select(func.sum(unfinished.c.eligible), func.sum(unfinished.c.overdue))
+    return select(func.sum(unfinished.c.eligible), func.sum(unfinished.c.overdue),
+                  running_everywhere().scalar_subquery())
 
 
 def _average_seconds(total_us: int, count: int) -> float | None:

@@ -27,6 +27,7 @@ from .relay import (
     StartOnce,
     relay_channel,
 )
+from .rooms import users_in
 from .sink import SocketIOSink
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def init_realtime(app: Flask) -> None:
     app.extensions[SOCKETS] = SessionSockets()
     # socketio.init_app made a new server for this app: register on it (once per app).
     register_handlers(socketio, _AppSockets(), opened=_listen_to_relay)
-    sink = SocketIOSink(app, socketio, spawn=socketio.start_background_task)
+    sink = SocketIOSink(app, socketio, spawn=socketio.start_background_task,
+                        listeners=partial(users_with_sockets, socketio.server))
     add_audience(app, sink)
     url = message_queue_url(app)
     if url:
@@ -67,6 +69,12 @@ def init_realtime(app: Flask) -> None:
             FACTS: facts_handler(sink.publish), CLOSE: close_handler(close)})
         app.extensions[LISTEN] = (StartOnce(socketio.start_background_task, listener.run),
                                   listener.ready)
+
+
+def users_with_sockets(server: python_socketio.Server) -> set[int]:
+    """The non-admin users with a socket in this process: python-socketio keeps each
+    process's rooms apart, even with a message queue."""
+    return users_in(list(server.manager.rooms.get("/", {})))
 
 
 def _listen_to_relay() -> None:

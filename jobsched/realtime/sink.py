@@ -35,9 +35,14 @@ class SocketIOSink:
     def __init__(
         self, app: Flask, emitter: Any, spawn: Callable[[Callable[[], None]], Any],
         clock: Callable[[], float] = time.monotonic,
+        listeners: Callable[[], set[int]] = set,
     ) -> None:
         self.app = app
         self.emitter = emitter
+        # The non-admin users with a socket in this process: they hear a change of the
+        # system-wide running count (SPEC §6 `running_all`) even when no job of theirs moved.
+        self._listeners = listeners
+        self._running_all: int | None = None  # as the last stats sent said
         self.coalescer = Coalescer()
         self._clock = clock
         self._start = StartOnce(spawn, self._run)
@@ -107,11 +112,21 @@ class SocketIOSink:
         if not owners:
             return
         limit = self.app.config["JOBSCHED_MAX_CONCURRENT_JOBS"]
-        users = db.session.scalars(select(User).where(User.id.in_(owners))).all()
+        everyone = job_stats(db.session, None, limit)
+        users = db.session.scalars(select(User).where(
+            User.id.in_(self._stats_audience(owners, everyone["running_all"])))).all()
         for user in users:
             if not user.is_admin:
                 self._emit("stats", job_stats(db.session, user, limit), user_room(user.id))
-        self._emit("stats", job_stats(db.session, None, limit), ADMINS)
+        self._emit("stats", everyone, ADMINS)
+
+    def _stats_audience(self, owners: set[int], running_all: int) -> set[int]:
+        """The owners whose jobs changed, and every listener when the slots in use changed:
+        others' jobs starting or ending change what each user's dashboard shows."""
+        if running_all == self._running_all:
+            return owners
+        self._running_all = running_all
+        return owners | self._listeners()
 
     def _emit(self, event: str, data: Any, to: str | list[str]) -> None:
         # Every web process hears every fact, so each sends to its own sockets only.

@@ -327,7 +327,9 @@
   function applyStats(stats) {
     latestStats = stats;
     setStat("running", stats.running);
+    setStat("running_all", stats.running_all);
     setStat("max_concurrent", stats.max_concurrent);
+    showOthers(stats.running_all - stats.running);
     setStat("queued", stats.queued);
     ["pending", "completed", "failed", "cancelled"].forEach(function (status) {
       setStat(status, stats.by_status[status]);
@@ -336,7 +338,17 @@
     setStat("avg_wait_seconds", duration(stats.avg_wait_seconds));
     setStat("avg_run_seconds", duration(stats.avg_run_seconds));
     setStat("deadline_missed", stats.deadline_missed);
-    showSlots(stats.running, stats.max_concurrent);
+    showSlots(stats.running_all, stats.max_concurrent);
+  }
+
+  // Other users' share of the busy slots: a count only, never whose (absent for admins,
+  // whose own figure is everyone's).
+  function showOthers(others) {
+    var part = root.querySelector("[data-slots-others]");
+    if (part) {
+      setStat("running_others", Math.max(0, others));
+      part.hidden = !(others > 0);
+    }
   }
 
   function showSlots(running, limit) {
@@ -483,7 +495,7 @@
     document.getElementById("dashboard-alert").hidden = true;
   });
 
-  showSlots(Number(root.querySelector('[data-stat="running"]').textContent),
+  showSlots(Number(root.querySelector('[data-stat="running_all"]').textContent),
             Number(root.querySelector('[data-stat="max_concurrent"]').textContent));
   window.setInterval(sample, SAMPLE_MS);
   live.start({

@@ -10,13 +10,13 @@ from jobsched.extensions import db
 from jobsched.jobs.queries import job_stats
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
-from tests.api.conftest import set_job, user_id
+from tests.api.conftest import make_running, set_job, user_id
 
 EMPTY = {
     "total": 0, "by_status": {s: 0 for s in ("pending", "running", "completed", "failed",
                                              "cancelled")},
-    "by_priority": {"high": 0, "medium": 0, "low": 0}, "running": 0, "queued": 0,
-    "avg_wait_seconds": None, "avg_run_seconds": None, "deadline_missed": 0,
+    "by_priority": {"high": 0, "medium": 0, "low": 0}, "running": 0, "running_all": 0,
+    "queued": 0, "avg_wait_seconds": None, "avg_run_seconds": None, "deadline_missed": 0,
 }
 
 
@@ -51,7 +51,7 @@ def test_stats_of_a_user_cover_only_their_jobs(seeded, alice):
         "total": 7,
         "by_status": {"pending": 3, "running": 1, "completed": 1, "failed": 1, "cancelled": 1},
         "by_priority": {"high": 2, "medium": 3, "low": 2},
-        "running": 1, "queued": 2, "max_concurrent": 7,
+        "running": 1, "running_all": 1, "queued": 2, "max_concurrent": 7,
         "avg_wait_seconds": pytest.approx(20, abs=0.01),  # (10 + 30 + 20) / 3
         "avg_run_seconds": pytest.approx(40, abs=0.01),  # (60 + 20) / 2
         "deadline_missed": 2,
@@ -65,6 +65,7 @@ def test_stats_of_an_admin_cover_everyone(seeded, root, bob):
     assert stats["avg_wait_seconds"] == pytest.approx(17.5, abs=0.01)
     assert stats["avg_run_seconds"] == pytest.approx(100 / 3, abs=0.01)
     assert (stats["queued"], stats["running"], stats["deadline_missed"]) == (2, 1, 2)
+    assert stats["running_all"] == stats["running"]  # an admin's view is already everyone's
     assert stats["max_concurrent"] == 3
 
     mine = bob.get("/jobs/stats/")
@@ -94,4 +95,23 @@ def test_stats_are_two_aggregate_queries_none_over_finished_jobs(app, seeded):
     totals, live = statements
     assert "from job_counts" in totals and "group by" in totals and "from jobs" not in totals
     assert "from jobs" in live and "job_counts" not in live
-    assert live.count("where jobs.status = ") == 2  # pending, then running
+    # pending and running (the caller's), then running system-wide (`running_all`)
+    assert live.count("where jobs.status = ") == 3
+    assert "completed" not in live and "failed" not in live and "cancelled" not in live
+
+
+@pytest.mark.parametrize("app_overrides", [{"JOBSCHED_MAX_CONCURRENT_JOBS": 4}])
+def test_a_user_sees_the_slots_others_fill_but_not_their_jobs(app, alice, bob):
+    """Issue 16: Bob's job waits while Alice's fill every slot; his stats say the slots are
+    busy (`running_all`) while his own counts stay his."""
+    for _ in range(3):
+        make_running(app, alice.create()["id"])
+    bob.create()
+    stats = bob.get("/jobs/stats/")
+    assert (stats["running"], stats["running_all"], stats["max_concurrent"]) == (0, 3, 4)
+    assert (stats["total"], stats["by_status"]["running"], stats["queued"]) == (1, 0, 1)
+
+    make_running(app, bob.create()["id"])
+    stats = bob.get("/jobs/stats/")
+    assert (stats["running"], stats["running_all"]) == (1, 4)
+    assert alice.get("/jobs/stats/")["running_all"] == 4

@@ -115,6 +115,18 @@ def test_users_hear_only_their_own_jobs_and_admins_hear_all(live, username):
         ear.close()
 
 
+def test_a_user_hears_the_slots_other_users_jobs_fill(live, username):
+    """Issue 16: Bob, with no job at all, hears the slots in use system-wide change while
+    Alice's job runs (`running_all`); his own counts stay his and name nobody."""
+    ear = listen(live, auth={"token": user_with_token(live, username("bob"))[1]})
+    alice = Api(live.url, user_with_token(live, username("alice"))[1])
+    alice.create(name="alice's", task="sleep", args={"seconds": 3})
+    wait_until(lambda: latest_stats(ear).get("running_all", 0) >= 1, timeout=10,
+               message="Bob did not hear Alice's job take a slot")
+    assert all((data["running"], data["total"]) == (0, 0) for _, data in ear.named("stats"))
+    ear.close()
+
+
 def most_in_one_second(times: list[float]) -> int:
     """The largest number of arrivals inside any window [t, t + 1 s)."""
     return max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
