@@ -43,6 +43,7 @@ class SocketIOSink:
         # system-wide running count (SPEC §6 `running_all`) even when no job of theirs moved.
         self._listeners = listeners
         self._running_all: int | None = None  # as the last stats sent said
+        self._user_stats: dict[int, dict[str, Any]] = {}  # the last stats each user got
         self.coalescer = Coalescer()
         self._clock = clock
         self._start = StartOnce(spawn, self._run)
@@ -109,24 +110,41 @@ class SocketIOSink:
         self._emit(event, {key: [item for item, _ in owned]}, ADMINS)
 
     def _send_stats(self, owners: set[int]) -> None:
+        """Stats to the owners whose jobs changed and to the admins; when the slots in use
+        changed, also to every other user listening here, from the stats they last got
+        with the new `running_all` (their own counts did not move: no query per user)."""
         if not owners:
             return
         limit = self.app.config["JOBSCHED_MAX_CONCURRENT_JOBS"]
         everyone = job_stats(db.session, None, limit)
-        users = db.session.scalars(select(User).where(
-            User.id.in_(self._stats_audience(owners, everyone["running_all"])))).all()
-        for user in users:
+        running_all = everyone["running_all"]
+        listeners: set[int] = set()
+        if running_all != self._running_all:
+            self._running_all = running_all
+            listeners = self._listeners()
+            self._user_stats = {k: v for k, v in self._user_stats.items() if k in listeners}
+        for user in db.session.scalars(select(User).where(User.id.in_(owners))):
             if not user.is_admin:
-                self._emit("stats", job_stats(db.session, user, limit), user_room(user.id))
+                self._user_stats[user.id] = job_stats(db.session, user, limit)
+                self._emit("stats", self._user_stats[user.id], user_room(user.id))
+        for user_id in listeners - owners:
+            stats = self._listener_stats(user_id, running_all, limit)
+            if stats is not None:
+                self._emit("stats", stats, user_room(user_id))
         self._emit("stats", everyone, ADMINS)
 
-    def _stats_audience(self, owners: set[int], running_all: int) -> set[int]:
-        """The owners whose jobs changed, and every listener when the slots in use changed:
-        others' jobs starting or ending change what each user's dashboard shows."""
-        if running_all == self._running_all:
-            return owners
-        self._running_all = running_all
-        return owners | self._listeners()
+    def _listener_stats(self, user_id: int, running_all: int, limit: int
+                        ) -> dict[str, Any] | None:
+        """A listener's last stats with the slots in use now (read once if never sent);
+        None for a user who is gone."""
+        last = self._user_stats.get(user_id)
+        if last is None:
+            user = db.session.get(User, user_id)
+            if user is None:
+                return None
+            last = job_stats(db.session, user, limit)
+        self._user_stats[user_id] = {**last, "running_all": max(running_all, last["running"])}
+        return self._user_stats[user_id]
 
     def _emit(self, event: str, data: Any, to: str | list[str]) -> None:
         # Every web process hears every fact, so each sends to its own sockets only.

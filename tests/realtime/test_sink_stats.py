@@ -8,6 +8,7 @@ from flask import Flask
 
 from jobsched.extensions import db, socketio
 from jobsched.models import Job
+from jobsched.realtime import sink as sink_module
 from jobsched.realtime import users_with_sockets
 from jobsched.realtime.coalescer import Batch
 from jobsched.realtime.rooms import ADMINS, user_room, users_in
@@ -65,3 +66,26 @@ def test_the_listeners_are_the_users_with_a_socket_here(app):
     for client in clients:
         client.disconnect()
     assert users_with_sockets(socketio.server) == set()
+
+
+def test_a_change_of_the_slots_in_use_costs_no_query_per_listener(app, monkeypatch):
+    """Listeners whose own jobs did not move get their last stats with the new
+    `running_all`: the per-user stats are read for the owners whose jobs changed only."""
+    alice, bob, carol = (quick_user(app, name) for name in ("alice", "bob", "carol"))
+    sink = SocketIOSink(app, RecordingEmitter(), spawn=lambda run: None, clock=lambda: 100.0,
+                        listeners=lambda: {bob, carol})
+    first = add_job(app, alice)
+    make_running(app, first)
+    sink.flush(Batch(stats_owners={alice}))  # bob and carol read once: nothing sent yet
+    asked: list[Any] = []
+    real = sink_module.job_stats
+    monkeypatch.setattr(sink_module, "job_stats",
+                        lambda session, user, limit: asked.append(user) or real(
+                            session, user, limit))
+    sink.emitter.emits.clear()
+    make_running(app, add_job(app, alice))
+    sink.flush(Batch(stats_owners={alice}))
+    stats = stats_by_room(sink)
+    assert [None if u is None else u.username for u in asked] == [None, "alice"]
+    assert stats[user_room(bob)]["running_all"] == stats[user_room(carol)]["running_all"] == 2
+    assert stats[user_room(bob)]["running"] == 0 and stats[user_room(bob)]["total"] == 0
