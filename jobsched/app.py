@@ -25,7 +25,7 @@ from .errors import init_error_handlers
 from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 from .jobs.views import bp as jobs_bp
 from .metrics.views import bp as metrics_bp
-from .realtime import client_manager, init_realtime
+from .realtime import init_realtime
 from .runtime import init_runtime
 from .security import init_form_limit
 
@@ -80,7 +80,6 @@ def register_extensions(app: Flask) -> None:
     socketio.init_app(
         app,
         async_mode=socketio_async_mode(app),
-        client_manager=client_manager(app),  # the Redis message queue, when there is one
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
         logger=False, engineio_logger=False,
     )

@@ -7,11 +7,13 @@ SQLITE_BUSY when another connection wrote since its first read, whatever the bus
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, Engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
 # Execution option naming how a SQLite transaction begins: `{BEGIN_MODE: "IMMEDIATE"}` takes
@@ -116,9 +118,23 @@ def init_database(app: Flask, db: SQLAlchemy) -> None:
         **engine_options(url), **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
     db.init_app(app)
+    app.teardown_appcontext(partial(_end_session, db))  # runs before Flask-SQLAlchemy's
     with app.app_context():
         for engine in db.engines.values():
             configure_engine(engine)
+
+
+def _end_session(db: SQLAlchemy, error: BaseException | None) -> None:
+    """End the request's session. When the database went away during the request, ending
+    its transaction fails too (there is no connection left to roll back on), after the
+    answer was made: the connection is discarded already, so the session is dropped rather
+    than that failure turning the answer into a 500."""
+    try:
+        db.session.remove()
+    except DBAPIError as failure:
+        if not failure.connection_invalidated:
+            raise
+        db.session.registry.clear()
 
 
 def commit_keeping_loaded(session: Session | scoped_session[Session]) -> None:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import JobCount, User
+from ..models import User
 from ..scheduler.states import JobStatus
+from ..storage.counts import jobs_by_owner
 
 COUNTED = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
 
@@ -25,10 +26,7 @@ class UserView:
 def live_counts(session: Session) -> dict[int, dict[str, int]]:
     """Pending and running jobs per owner, from the counts the triggers keep: one GROUP BY
     over a few rows per owner, however many jobs there are."""
-    rows = session.execute(
-        select(JobCount.owner_id, JobCount.status, func.sum(JobCount.jobs))
-        .where(JobCount.status.in_(COUNTED))
-        .group_by(JobCount.owner_id, JobCount.status))
+    rows = session.execute(jobs_by_owner(COUNTED))
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for owner_id, status, jobs in rows:
         counts[owner_id][status] = int(jobs)

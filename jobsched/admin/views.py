@@ -17,9 +17,9 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..jobs.fair_use import current_rules
-from ..jobs.queries import running_everywhere
 from ..jobs.user_limits import set_user_limits
 from ..models import User
+from ..storage.queue import running_jobs_count
 from .forms import UserLimitsForm
 from .nodes import node_views
 from .users import user_views
@@ -43,7 +43,7 @@ def admins_only() -> None:
 def nodes() -> str:
     """Live and recently stopped scheduler nodes, with the system-wide limit."""
     live, stopped = node_views(db.session)
-    running = db.session.scalar(running_everywhere())
+    running = db.session.scalar(running_jobs_count())
     return render_template(
         "admin/nodes.html", live=live, stopped=stopped, running=running,
         limit=current_app.config["JOBSCHED_MAX_CONCURRENT_JOBS"],

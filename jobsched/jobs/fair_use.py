@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import TooManyRequests
 
 from ..extensions import limiter, limiter_storage_lock
-from ..models import JobCount, User
+from ..models import User
 from ..scheduler.limits import DEFAULT_MAX_PENDING_PER_USER
 from ..scheduler.states import JobStatus, Priority
+from ..storage.counts import owner_jobs
 from .errors import Forbidden, QuotaExceeded
 
 # PostgreSQL: the class half of the (class, owner id) transaction-scoped advisory lock that
@@ -88,25 +89,19 @@ def reserve_pending(session: Session, owner_id: int, adding: int, rules: FairUse
     transactions for one owner never count at once, so two creates at limit - 1 cannot
     both pass: on SQLite the transaction already holds the database's one write lock
     (BEGIN IMMEDIATE); on PostgreSQL a per-owner advisory lock held until commit orders
-    them, and READ COMMITTED lets the count after it see the previous one's jobs.
+    them, and READ COMMITTED lets the count after it see the previous one's jobs. The count
+    is the kept totals (storage/counts.py), written in the writers' own transactions: a few
+    rows an owner, not a scan of the queue.
     """
     if session.get_bind(User.__mapper__).dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(PENDING_LOCK_CLASS, owner_id)))
     own_limit, pending = session.execute(select(
         select(User.max_pending).where(User.id == owner_id).scalar_subquery(),
-        pending_count(owner_id),
+        owner_jobs(owner_id, JobStatus.PENDING.value),
     )).one()
     limit = own_limit if own_limit is not None else rules.max_pending
     if pending + adding > limit:
         raise QuotaExceeded(limit)
-
-
-def pending_count(owner_id: int) -> Any:
-    """The owner's pending jobs, from the counts the triggers keep in the writers' own
-    transactions (a few rows per owner, by index), not a scan of the queue."""
-    return (select(func.coalesce(func.sum(JobCount.jobs), 0))
-            .where(JobCount.owner_id == owner_id, JobCount.status == JobStatus.PENDING.value)
-            .scalar_subquery())
 
 
 # -- submission rate --------------------------------------------------------------------------

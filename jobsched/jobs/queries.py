@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..models import Execution, Job, User
 from ..scheduler.states import JobStatus, Priority
 from ..storage.counts import count_sums, job_counts
-from ..storage.queue import ELIGIBLE, QUEUE_ORDER, db_now
+from ..storage.queue import ELIGIBLE, QUEUE_ORDER, db_now, running_jobs_count
 from .errors import ValidationFailed
 
 # Ids are 32-bit on PostgreSQL; a larger one cannot exist (and must not reach the driver).
@@ -274,12 +274,6 @@ def job_stats(session: Session, user: User | None, max_concurrent: int) -> dict[
     }
 
 
-def running_everywhere() -> Select[tuple[int]]:
-    """Jobs running now, system-wide: read from the partial index of running jobs, which
-    holds at most the global limit of entries, so it is cheap for every caller."""
-    return select(func.count()).select_from(Job).where(Job.status == JobStatus.RUNNING.value)
-
-
 def _running_all(user: User | None, running: int, everywhere: int) -> int:
     """The slots in use system-wide, as `user` is shown them (SPEC §6 `running_all`)."""
     if _owner_scope(user) is None:
@@ -309,7 +303,7 @@ def _live_query(user: User | None) -> Select[Any]:
         _scoped(running.where(Job.status == JobStatus.RUNNING.value), user),
     ).subquery()
     return select(func.sum(unfinished.c.eligible), func.sum(unfinished.c.overdue),
-                  running_everywhere().scalar_subquery())
+                  running_jobs_count().scalar_subquery())
 
 
 def _average_seconds(total_us: int, count: int) -> float | None:

@@ -5,7 +5,7 @@ import logging
 from functools import partial
 
 import redis
-import socketio as python_socketio
+import socketio as socketio_server
 from flask import Flask, current_app, session
 
 from ..extensions import socketio
@@ -38,15 +38,10 @@ LISTEN = "jobsched.relay_listen"  # starts this process's RelayListener (at the 
 
 
 def message_queue_url(app: Flask) -> str | None:
+    """The Redis the relay runs on (SOCKETIO_MESSAGE_QUEUE: None turns it off), if any.
+    Socket.IO itself needs no queue: every emit and disconnect is to this process's own
+    sockets, and the relay carries what other processes must hear."""
     return app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
-
-
-def client_manager(app: Flask) -> python_socketio.RedisManager | None:
-    """The Socket.IO client manager for this app: through Redis when there is a queue, so
-    that `SocketIO(message_queue=REDIS_URL).emit(...)` from any process reaches rooms."""
-    url = message_queue_url(app)
-    return (python_socketio.RedisManager(url, channel=app.config["JOBSCHED_SOCKETIO_CHANNEL"])
-            if url else None)
 
 
 def init_realtime(app: Flask) -> None:
@@ -71,9 +66,8 @@ def init_realtime(app: Flask) -> None:
                                   listener.ready)
 
 
-def users_with_sockets(server: python_socketio.Server) -> set[int]:
-    """The non-admin users with a socket in this process: python-socketio keeps each
-    process's rooms apart, even with a message queue."""
+def users_with_sockets(server: socketio_server.Server) -> set[int]:
+    """The non-admin users with a socket in this process (the rooms are this process's)."""
     return users_in(list(server.manager.rooms.get("/", {})))
 
 
@@ -98,7 +92,7 @@ class _AppSockets:
 
 def end_sockets(*keys: str) -> None:
     """Close the sockets opened under these credentials: this process's at once, every
-    other web process's through the message queue (within milliseconds)."""
+    other web process's through the relay (within milliseconds)."""
     close_sockets(socketio.server, current_app.extensions[SOCKETS], keys)
     publisher = current_app.extensions.get(RELAY)
     if publisher is not None:

@@ -82,8 +82,10 @@ def pick(candidates: Iterable[Candidate], running: Iterable[tuple[int, str | Non
     held: dict[int, Hold] = {}
     for job in candidates:
         owner, key = job.owner_id, job.concurrency_key
-        key_ok = key is None or by_key[(owner, key)] + _seen(key_seen, (owner, key)) <= (
-            job.concurrency_limit)
+        if key is not None:
+            key_seen[(owner, key)] += 1  # this one included
+        key_ok = key is None or (
+            by_key[(owner, key)] + key_seen[(owner, key)] <= job.concurrency_limit)
         cap = caps.of(owner)
         owner_full = cap is not None and by_owner[owner] + let_through[owner] >= cap
         let_through[owner] += key_ok
@@ -95,8 +97,3 @@ def pick(candidates: Iterable[Candidate], running: Iterable[tuple[int, str | Non
             break
     return started, held
 
-
-def _seen(counter: Counter[tuple[int, str | None]], group: tuple[int, str | None]) -> int:
-    """Count one more candidate of `group`; how many so far, this one included."""
-    counter[group] += 1
-    return counter[group]

@@ -194,12 +194,6 @@ def _insert_executions(conn: Connection, rows: list[Any], node: str) -> dict[int
     return {row.job_id: row.id for row in inserted}
 
 
-def running_count(conn: Connection) -> int:
-    return conn.scalar(
-        select(func.count()).select_from(jobs).where(jobs.c.status == JobStatus.RUNNING.value)
-    ) or 0
-
-
 def _row_queue_key(row: Any) -> tuple[int, datetime, int]:
     return queue_key(QueuedJob(row.id, Priority(row.priority), row.deadline, None))
 

@@ -8,6 +8,7 @@ again, and every scheduler offers to do it every few seconds (`CountsCompaction`
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -49,6 +50,20 @@ def count_sums(owner_id: int | None = None) -> Select[Any]:
     if owner_id is not None:
         query = query.where(job_counts.c.owner_id == owner_id)
     return query.group_by(job_counts.c.status, job_counts.c.priority)
+
+
+def jobs_by_owner(statuses: Iterable[str]) -> Select[Any]:
+    """(owner_id, status, jobs) for these statuses, every owner's: a few rows an owner."""
+    return (select(job_counts.c.owner_id, job_counts.c.status, func.sum(job_counts.c.jobs))
+            .where(job_counts.c.status.in_(list(statuses)))
+            .group_by(job_counts.c.owner_id, job_counts.c.status))
+
+
+def owner_jobs(owner_id: int, status: str) -> Any:
+    """How many of one owner's jobs are in `status`, as a scalar subquery (0 for none)."""
+    return (select(func.coalesce(func.sum(job_counts.c.jobs), 0))
+            .where(job_counts.c.owner_id == owner_id, job_counts.c.status == status)
+            .scalar_subquery())
 
 
 def compact(engine: Engine) -> int | None:

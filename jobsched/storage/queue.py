@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Interval, literal, or_
+from sqlalchemy import ColumnElement, Interval, Select, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -60,6 +60,14 @@ def eligible(now: ColumnElement[datetime]) -> ColumnElement[bool]:
 
 
 ELIGIBLE = eligible(db_now())
+
+
+def running_jobs_count() -> Select[tuple[int]]:
+    """Jobs running now, system-wide: read from the partial index of running jobs, which
+    holds at most the global limit of entries, so it is cheap for every caller (the claim
+    on SQLite, the store, the stats' `running_all`, the admin pages)."""
+    return select(func.count()).select_from(jobs).where(
+        jobs.c.status == JobStatus.RUNNING.value)
 
 
 @dataclass(frozen=True, slots=True)

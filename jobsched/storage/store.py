@@ -42,7 +42,7 @@ from ..scheduler.store import (
     Outcome,
     QueuedJob,
 )
-from .claim import claim_postgres, claim_sqlite, running_count
+from .claim import claim_postgres, claim_sqlite
 from .fencing import (
     FINISH_BATCH,
     LEASE_ONLY,
@@ -59,7 +59,17 @@ from .fencing import (
     tail_output,
 )
 from .group_commit import BatchFailed, GroupCommit
-from .queue import ELIGIBLE, QUEUE_ORDER, Instant, db_now, eligible, executions, jobs, nodes
+from .queue import (
+    ELIGIBLE,
+    QUEUE_ORDER,
+    Instant,
+    db_now,
+    eligible,
+    executions,
+    jobs,
+    nodes,
+    running_jobs_count,
+)
 
 # The API and the service import the queue's SQL from here, next to the claim that uses it.
 __all__ = [
@@ -127,7 +137,7 @@ class SqlJobStore:
     def running_count(self) -> int:
         """Jobs running system-wide."""
         with self._engine.connect() as conn:
-            return running_count(conn)
+            return conn.scalar(running_jobs_count()) or 0
 
     # -- claim --------------------------------------------------------------------------------
 

@@ -10,19 +10,16 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from sqlalchemy import create_engine, func, insert
-from werkzeug.security import generate_password_hash
 
 from jobsched import create_app
 from tests.conftest import TEST_ENV, app_settings, upgrade_schema
 from tests.helpers import wait_until
-from tests.process.jobs_db import users
 from tests.process.own_postgres import own_postgres
+from tests.process.test_web_input import PASSWORD, add_user
 from tests.process.test_web_process import start_web
 
 pytestmark = [pytest.mark.slow]
 
-PASSWORD = "correct-horse-battery"
 PATHS = ["/jobs/api/jobs/stats/", "/jobs/api/jobs/", "/jobs/api/tasks/"]
 
 
@@ -85,12 +82,7 @@ class Load:
 def test_api_and_pages_answer_503_through_a_database_restart(private_server, procs):
     database = private_server.create_database("jobsched")
     upgrade_schema(create_app(app_settings(database), env=TEST_ENV))
-    engine = create_engine(database)
-    with engine.begin() as conn:
-        conn.execute(insert(users).values(
-            username="alice", password_hash=generate_password_hash(PASSWORD),
-            is_admin=False, created_at=func.now()))
-    engine.dispose()  # no pooled connection may outlive the restart
+    add_user(database, "alice")  # its engine is disposed: nothing pooled outlives the restart
     web, client = start_web(procs, database, JOBSCHED_EMBEDDED_SCHEDULER="0")
     client.login("alice", PASSWORD)
 

@@ -7,12 +7,14 @@ PostgreSQL on its own now().
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 
 from jobsched.database import engine_options
+from jobsched.storage.store import SqlJobStore
 from tests.helpers import FakeClock
 from tests.memory import MemoryStore
 from tests.store.harness import MemoryBackend, SqlBackend
@@ -34,6 +36,22 @@ def sql_engine(kind: str, request: pytest.FixtureRequest, directory: Path) -> En
     else:
         url = sqlite_copy(request.getfixturevalue("sqlite_template"), directory)
     return create_engine(url, **engine_options(url))
+
+
+@contextmanager
+def shared_engine(kind: str, request: pytest.FixtureRequest,
+                  directory: Path) -> Iterator[Engine]:
+    """A migrated database a whole module shares (SQLite's connection rules installed); its
+    rows are gone afterwards (PostgreSQL's database outlives the module)."""
+    engine = sql_engine(kind, request, directory)
+    SqlJobStore(engine)  # installs the SQLite connection rules
+    try:
+        yield engine
+    finally:
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.execute(text("TRUNCATE executions, jobs, users RESTART IDENTITY CASCADE"))
+        engine.dispose()
 
 
 def make_harness(kind: str, request: pytest.FixtureRequest, directory: Path,

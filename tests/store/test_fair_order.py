@@ -15,16 +15,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, delete, insert, text, update
+from sqlalchemy import Engine, delete, insert, update
 
-from jobsched.database import engine_options
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.fairness import Candidate, Caps, pick
 from jobsched.scheduler.ordering import PendingHeap, queue_key
 from jobsched.scheduler.states import JobStatus, Priority
 from jobsched.storage.store import SqlJobStore, executions, jobs
-from tests.store.conftest import SQL_KINDS, sqlite_copy
+from tests.store.conftest import SQL_KINDS, shared_engine
 
 OWNERS = 3
 BASE = datetime(2031, 6, 1, tzinfo=UTC)
@@ -40,22 +39,12 @@ users = User.__table__
 
 @pytest.fixture(scope="module", params=SQL_KINDS)
 def database(request, tmp_path_factory) -> Iterator[tuple[Engine, list[int]]]:
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_database")
-    else:
-        template = request.getfixturevalue("sqlite_template")
-        url = sqlite_copy(template, tmp_path_factory.mktemp("fair"))
-    engine = create_engine(url, **engine_options(url))
-    SqlJobStore(engine)  # installs the SQLite connection rules
-    with engine.begin() as conn:
-        owners = [conn.scalar(insert(users).values(
-            username=f"fair{n}", password_hash="x", created_at=utcnow(),
-        ).returning(users.c.id)) for n in range(OWNERS)]
-    yield engine, owners
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE executions, jobs, users RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    with shared_engine(request.param, request, tmp_path_factory.mktemp("fair")) as engine:
+        with engine.begin() as conn:
+            owners = [conn.scalar(insert(users).values(
+                username=f"fair{n}", password_hash="x", created_at=utcnow(),
+            ).returning(users.c.id)) for n in range(OWNERS)]
+        yield engine, owners
 
 
 def seed(engine: Engine, owners: list[int], specs, own_caps) -> None:

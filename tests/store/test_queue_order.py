@@ -15,15 +15,14 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, delete, insert, select, text, update
+from sqlalchemy import Engine, delete, insert, select, update
 
-from jobsched.database import engine_options
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
 from jobsched.scheduler.ordering import PendingHeap, queue_key
 from jobsched.scheduler.states import JobStatus, Priority
 from jobsched.storage.store import ELIGIBLE, QUEUE_ORDER, SqlJobStore, executions, jobs
-from tests.store.conftest import SQL_KINDS, sqlite_copy
+from tests.store.conftest import SQL_KINDS, shared_engine
 
 # ELIGIBLE reads the database's clock, so run_at is set relative to the real now, and never
 # within a minute of it: the example's own duration cannot move a job across the boundary.
@@ -50,22 +49,12 @@ EDIT = st.one_of(
 @pytest.fixture(scope="module", params=SQL_KINDS)
 def database(request, tmp_path_factory) -> Iterator[tuple[Engine, int]]:
     """A migrated database for the whole module, with the one owner every job needs."""
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_database")
-    else:
-        template = request.getfixturevalue("sqlite_template")
-        url = sqlite_copy(template, tmp_path_factory.mktemp("queue"))
-    engine = create_engine(url, **engine_options(url))
-    SqlJobStore(engine)  # installs the SQLite connection rules
-    with engine.begin() as conn:
-        owner = conn.scalar(insert(User.__table__).values(
-            username="owner", password_hash="x", created_at=utcnow(),
-        ).returning(User.__table__.c.id))
-    yield engine, owner
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE executions, jobs, users RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    with shared_engine(request.param, request, tmp_path_factory.mktemp("queue")) as engine:
+        with engine.begin() as conn:
+            owner = conn.scalar(insert(User.__table__).values(
+                username="owner", password_hash="x", created_at=utcnow(),
+            ).returning(User.__table__.c.id))
+        yield engine, owner
 
 
 def run_at(offset: int | None) -> datetime | None:

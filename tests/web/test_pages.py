@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from jobsched.extensions import db
 from tests.conftest import make_user
@@ -210,3 +211,24 @@ def test_a_visitor_is_told_the_methods_of_the_admin_pages_and_nothing_more(clien
     assert response.status_code == 200
     assert "GET" in response.headers["Allow"] and response.get_data() == b""
     assert client.get("/admin/nodes").status_code == 302  # to the login page
+
+
+def test_a_session_that_cannot_end_after_the_database_went_away_spoils_no_answer(
+        app, client, monkeypatch):
+    """The server went away during the request: rolling the session back at its end fails
+    (its connection is invalidated already); the answer stands and the next one works."""
+    real_close = Session.close
+    failures: list[str] = []
+
+    def close_on_a_dead_connection(self):
+        if not failures:
+            failures.append("failed")
+            real_close(self)
+            raise OperationalError("ROLLBACK", {}, Exception("server closed the connection"),
+                                   connection_invalidated=True)
+        real_close(self)
+
+    monkeypatch.setattr(Session, "close", close_on_a_dead_connection)
+    assert client.get("/healthz").status_code == 200
+    assert failures == ["failed"]
+    assert client.get("/healthz").status_code == 200
