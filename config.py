@@ -21,6 +21,7 @@ from jobsched.scheduler.limits import (
     MAX_PENDING_PER_USER_RANGE,
     MAX_RUNNING_PER_USER_RANGE,
 )
+from jobsched.scheduler.policy import AGING_SECONDS_RANGE, Overload
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE_DIR = ROOT / "instance"
@@ -58,6 +59,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     JOBSCHED_RETENTION_DAYS: int | None = None  # keep finished jobs forever
     JOBSCHED_MAX_RUNNING_PER_USER: int | None = None  # SPEC §10: no per-user cap
+    JOBSCHED_AGING_SECONDS: int | None = None  # SPEC §10: no aging
+    JOBSCHED_OVERLOAD_POLICY = Overload.STRICT.value
 
 
 def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR) -> dict[str, Any]:
@@ -97,6 +100,9 @@ def settings_from_env(env: Mapping[str, str], instance_dir: Path = INSTANCE_DIR)
     if env.get("JOBSCHED_MAX_RUNNING_PER_USER", "").strip():
         settings["JOBSCHED_MAX_RUNNING_PER_USER"] = _int(
             env, "JOBSCHED_MAX_RUNNING_PER_USER", 0, *MAX_RUNNING_PER_USER_RANGE)
+    if env.get("JOBSCHED_AGING_SECONDS", "").strip():
+        settings["JOBSCHED_AGING_SECONDS"] = _int(env, "JOBSCHED_AGING_SECONDS", 0,
+                                                  *AGING_SECONDS_RANGE)
     if env.get("JOBSCHED_RETENTION_DAYS", "").strip():
         settings["JOBSCHED_RETENTION_DAYS"] = _int(env, "JOBSCHED_RETENTION_DAYS", 0, 1, 36_500)
     if settings["REDIS_URL"]:
@@ -126,6 +132,8 @@ def _fair_use(env: Mapping[str, str]) -> dict[str, Any]:
         "JOBSCHED_SUBMIT_RATE": _rate(env, "JOBSCHED_SUBMIT_RATE"),
         "JOBSCHED_HIGH_PRIORITY": _choice(env, "JOBSCHED_HIGH_PRIORITY", "all",
                                           HIGH_PRIORITY_POLICIES),
+        "JOBSCHED_OVERLOAD_POLICY": _choice(env, "JOBSCHED_OVERLOAD_POLICY",
+                                            Overload.STRICT.value, tuple(Overload)),
     }
 
 

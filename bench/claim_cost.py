@@ -5,11 +5,12 @@
 Makes a scratch PostgreSQL database, migrates it with the code it is run from, fills it
 with N pending jobs of ten owners (every fifth with a concurrency key) and times claims as
 a scheduler makes them (5 candidates, 1 slot; each job taken is finished at once, so the
-queue and the running set stay as they are). Three settings: no cap; a per-user cap that
+queue and the running set stay as they are). Four settings: no cap; a per-user cap that
 never binds; a per-user cap of 2 with the first owner's 2 slots already taken, so every
-claim judges (and returns) held-back candidates. Run it from an older checkout
-(`PYTHONPATH=<checkout> python bench/claim_cost.py`) to compare; a store whose claim takes
-no `per_user` measures the first setting only.
+claim judges (and returns) held-back candidates; no cap under the queue policy with aging
+and feasible_first (SPEC §10), so every claim computes each candidate's place. Run it
+from an older checkout (`PYTHONPATH=<checkout> python bench/claim_cost.py`) to compare; a
+store whose claim takes no `per_user` (no `policy`) measures only the settings it has.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -46,10 +48,10 @@ def main() -> None:
         store, engine = prepared(url, args.pending)
         done = Outcome(ExecutionStatus.COMPLETED)
         print(f"code: {Path(inspect.getfile(type(store))).parents[2]}")
-        for label, per_user, busy in settings(store):
+        for label, extra, busy in settings(store):
             if busy:
                 take_first_owners_slots(store, engine)
-            ms = time_claims(store, engine, args.samples, per_user, done)
+            ms = time_claims(store, engine, args.samples, extra, done)
             print(f"{label}: claim p50 {percentile(ms, 50):.2f} ms, "
                   f"p99 {percentile(ms, 99):.2f} ms ({len(ms)} claims, {args.pending:,} pending)")
         engine.dispose()
@@ -111,11 +113,18 @@ def has_keys(engine) -> bool:
             "WHERE table_name = 'jobs' AND column_name = 'concurrency_key'")))
 
 
-def settings(store) -> list[tuple[str, int | None, bool]]:
-    found = [("no cap", None, False)]
-    if "per_user" in inspect.signature(store.claim).parameters:
-        found += [("per-user cap 1000 (never binds)", 1000, False),
-                  ("per-user cap 2, first owner's slots taken", 2, True)]
+def settings(store) -> list[tuple[str, dict[str, Any], bool]]:
+    """(label, the claim's extra arguments, whether the first owner's slots are taken)."""
+    found: list[tuple[str, dict[str, Any], bool]] = [("no cap", {}, False)]
+    parameters = inspect.signature(store.claim).parameters
+    if "policy" in parameters:
+        from jobsched.scheduler.policy import Overload, QueuePolicy
+
+        policy = QueuePolicy(aging_seconds=600, overload=Overload.FEASIBLE_FIRST)
+        found.append(("no cap, aging 600 s + feasible_first", {"policy": policy}, False))
+    if "per_user" in parameters:
+        found += [("per-user cap 1000 (never binds)", {"per_user": 1000}, False),
+                  ("per-user cap 2, first owner's slots taken", {"per_user": 2}, True)]
     return found
 
 
@@ -128,13 +137,12 @@ def take_first_owners_slots(store, engine) -> None:
     store.claim(ids, "bench-busy", 2, 1_000_000, 3600)
 
 
-def time_claims(store, engine, samples: int, per_user: int | None, done) -> list[float]:
+def time_claims(store, engine, samples: int, extra: dict[str, Any], done) -> list[float]:
     """Claim from the head of the queue as a scheduler does; finish each job taken."""
     with engine.connect() as conn:
         ids = list(conn.scalars(text(
             "SELECT id FROM jobs WHERE status = 'pending' "
             "ORDER BY priority_rank, deadline, id LIMIT :n"), {"n": samples * 3 + CANDIDATES}))
-    extra = {} if per_user is None else {"per_user": per_user}
     timings: list[float] = []
     position = 0
     while len(timings) < samples and position < len(ids):

@@ -24,6 +24,7 @@ from .scheduler.chores import every, start_thread
 from .scheduler.events import Event, EventSink, FanOutSink, JobDeleted
 from .scheduler.node import SchedulerNode
 from .scheduler.nodeconfig import NodeRuntime, NodeSettings, Offload, default_node_name
+from .scheduler.policy import queue_policy
 from .scheduler.workers import WorkerThreads
 from .storage.counts import CountsCompaction
 from .storage.listener import JobListener
@@ -168,6 +169,7 @@ def build_service(
         grace_seconds=config["JOBSCHED_SHUTDOWN_GRACE_SECONDS"],
         reconcile_seconds=config["JOBSCHED_RECONCILE_SECONDS"],
         max_running_per_user=config.get("JOBSCHED_MAX_RUNNING_PER_USER"),
+        queue_policy=queue_policy(config),
     )
     runtime = NodeRuntime(
         spawn=spawn, offload=offload, os_lock=os_lock,

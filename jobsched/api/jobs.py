@@ -15,7 +15,9 @@ from ..extensions import db
 from ..jobs import queries, service
 from ..jobs.fair_use import current_rules, submitting
 from ..jobs.serialize import execution_to_json, job_to_json
+from ..models import Job
 from ..runtime import event_sink, task_registry
+from ..scheduler.policy import QueuePolicy, queue_policy
 from .auth import authenticated, caller
 from .schemas import (
     PRIORITIES,
@@ -59,6 +61,15 @@ def _payload(fields: tuple[str, ...]) -> dict[str, Any]:
     return {key: body[key] for key in fields if key in body}
 
 
+def _policy() -> QueuePolicy:
+    return queue_policy(current_app.config)
+
+
+def _json(job: Job) -> dict[str, Any]:
+    """The job's JSON, its effective_priority under the deployment's queue policy."""
+    return job_to_json(job, policy=_policy())
+
+
 @ns.route("/", strict_slashes=False)
 class JobList(Resource):
     @ns.doc(params=LIST_PARAMS)
@@ -67,8 +78,8 @@ class JobList(Resource):
     def get(self) -> dict[str, Any]:
         """List the jobs you may see, filtered, sorted and paginated."""
         query = queries.parse_job_query(request.args)
-        page = queries.list_jobs(db.session, caller(), query)
-        return {"items": [job_to_json(job) for job in page.items], "total": page.total,
+        page = queries.list_jobs(db.session, caller(), query, _policy())
+        return {"items": [_json(job) for job in page.items], "total": page.total,
                 "page": page.page, "per_page": page.per_page}
 
     @ns.expect(job_in, validate=True)
@@ -87,7 +98,7 @@ class JobList(Resource):
             job = service.create_job(db.session, caller(), _payload(service.CREATE_FIELDS),
                                      task_registry(), event_sink(), rules)
         location = url_for("api.job_item", job_id=job.id)
-        return job_to_json(job), 201, {"Location": location}
+        return _json(job), 201, {"Location": location}
 
 
 @ns.route("/stats/", strict_slashes=False)
@@ -109,7 +120,7 @@ class JobItem(Resource):
     @error_responses(ns, 401, 404)
     def get(self, job_id: int) -> dict[str, Any]:
         """Read one job."""
-        return job_to_json(service.get_job(db.session, caller(), job_id))
+        return _json(service.get_job(db.session, caller(), job_id))
 
     @ns.expect(job_patch, validate=True)
     @ns.response(200, "The changed job.", job_out)
@@ -136,7 +147,7 @@ class JobItem(Resource):
         job = service.update_job(db.session, caller(), job_id,
                                  _payload(service.EDITABLE_FIELDS), task_registry(),
                                  event_sink(), current_rules())
-        return job_to_json(job)
+        return _json(job)
 
 
 @ns.route("/<int:job_id>/cancel/", strict_slashes=False)
@@ -146,7 +157,7 @@ class JobCancel(Resource):
     @error_responses(ns, 400, 401, 404, 409)
     def post(self, job_id: int) -> dict[str, Any]:
         """Cancel a pending or running job; a running one is stopped."""
-        return job_to_json(service.cancel_job(db.session, caller(), job_id, event_sink()))
+        return _json(service.cancel_job(db.session, caller(), job_id, event_sink()))
 
 
 @ns.route("/<int:job_id>/retry/", strict_slashes=False)
@@ -159,7 +170,7 @@ class JobRetry(Resource):
 
         429 with errors.quota when its owner has their limit of pending jobs already.
         """
-        return job_to_json(service.retry_job(db.session, caller(), job_id, event_sink(),
+        return _json(service.retry_job(db.session, caller(), job_id, event_sink(),
                                              current_rules()))
 
 

@@ -162,6 +162,11 @@ job_out = Model("Job", {
     "task": _out(fields.String),
     "args": _out(fields.Raw),
     "priority": _out(fields.String, enum=PRIORITIES),
+    "effective_priority": _out(
+        fields.String, enum=PRIORITIES,
+        description="The class the job is ordered in now: its priority, or, for a pending "
+                    "job waiting longer than JOBSCHED_AGING_SECONDS, one class higher (two "
+                    "after twice as long). A job not pending shows its own priority."),
     "deadline": _out(NullableDateTime),
     "run_at": _out(NullableDateTime),
     "status": _out(fields.String, enum=STATUSES),

@@ -43,6 +43,10 @@ DESCRIPTION = f"""Submit jobs, watch them run, change, cancel and retry them.
   `errors.quota`), submits at most JOBSCHED_SUBMIT_RATE jobs (429, `errors.rate`, with
   Retry-After), and may be refused high priority (403, `errors.priority`); admins set one
   user's own limits at /users/{{username}}/limits.
+* Queue order: priority, then earliest deadline. With JOBSCHED_AGING_SECONDS a job waiting
+  that long is ordered one class higher (`effective_priority`); with
+  JOBSCHED_OVERLOAD_POLICY=feasible_first a job that can no longer meet its deadline goes
+  after its class's jobs that still can. `sort=queue` lists the queue in that order.
 """
 
 api = JsonApi(

@@ -14,9 +14,10 @@ from sqlalchemy import Select, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import Execution, Job, User
+from ..scheduler.policy import STRICT, QueuePolicy
 from ..scheduler.states import JobStatus, Priority
 from ..storage.counts import count_sums, job_counts
-from ..storage.queue import ELIGIBLE, QUEUE_ORDER, db_now, running_jobs_count
+from ..storage.queue import ELIGIBLE, QUEUE_ORDER, db_now, queue_order, running_jobs_count
 from .errors import ValidationFailed
 
 # Ids are 32-bit on PostgreSQL; a larger one cannot exist (and must not reach the driver).
@@ -26,7 +27,7 @@ DEFAULT_PER_PAGE = 50
 DEFAULT_SORT = "-created_at"
 
 # sort=queue lists pending jobs as the scheduler will take them: the eligible ones in its
-# exact order (QUEUE_ORDER, the claim's own ORDER BY), then those waiting for their run_at.
+# exact order (queue_order, the claim's own ORDER BY), then those waiting for their run_at.
 _WAITING_LAST = case((ELIGIBLE, 0), else_=1)
 _WAITING_UNTIL = case((ELIGIBLE, None), else_=Job.run_at)
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -36,6 +37,12 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "priority": (Job.priority_rank.asc(), Job.id.asc()),
     "queue": (_WAITING_LAST, _WAITING_UNTIL.asc(), *QUEUE_ORDER),
 }
+
+
+def _order(sort: str, policy: QueuePolicy) -> tuple[Any, ...]:
+    if sort == "queue" and policy.changes_over_time:
+        return (_WAITING_LAST, _WAITING_UNTIL.asc(), *queue_order(policy, db_now()))
+    return SORTS[sort]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +168,11 @@ def find_visible_job(session: Session, user: User | None, job_id: int) -> Job | 
     return session.scalar(visible_jobs(user).where(Job.id == job_id))
 
 
-def list_jobs(session: Session, user: User | None, query: JobQuery) -> Page:
-    """One page of the visible jobs matching `query`, and how many match in all."""
+def list_jobs(
+    session: Session, user: User | None, query: JobQuery, policy: QueuePolicy = STRICT,
+) -> Page:
+    """One page of the visible jobs matching `query`, and how many match in all
+    (`sort=queue`: in the order of the deployment's queue `policy`)."""
     selected = _filtered(visible_jobs(user), query)
     counted = _counted_total(user, query)
     if counted is None:
@@ -171,7 +181,8 @@ def list_jobs(session: Session, user: User | None, query: JobQuery) -> Page:
     offset = (query.page - 1) * query.per_page
     items: list[Job] = []
     if offset < total:  # a page past the end needs no query (and no huge OFFSET)
-        page = selected.order_by(*SORTS[query.sort]).offset(offset).limit(query.per_page)
+        page = selected.order_by(*_order(query.sort, policy)).offset(offset).limit(
+            query.per_page)
         items = list(session.scalars(page))
     return Page(items, total, query.page, query.per_page)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..models import Execution, Job
 from ..scheduler.clock import as_utc, utcnow
+from ..scheduler.policy import STRICT, QueuePolicy, eligible_since
 from ..scheduler.states import FINISHED, JobStatus
 
 
@@ -45,8 +46,20 @@ def deadline_missed(job: Job, now: datetime) -> bool:
     return unfinished and deadline is not None and deadline < now
 
 
-def job_to_json(job: Job, now: datetime | None = None) -> dict[str, Any]:
-    """A job as SPEC §4 shows it (owner by username); `now` decides a pending deadline_missed."""
+def effective_priority(job: Job, now: datetime, policy: QueuePolicy) -> str:
+    """The class a pending job is ordered in now (SPEC §10); any other job's own."""
+    if job.status != JobStatus.PENDING.value:
+        return job.priority
+    since = eligible_since(as_utc(job.queued_at), as_utc(job.run_at))
+    return policy.effective_priority(job.priority, since, now).value
+
+
+def job_to_json(
+    job: Job, now: datetime | None = None, policy: QueuePolicy = STRICT,
+) -> dict[str, Any]:
+    """A job as SPEC §4 shows it (owner by username); `now` decides a pending deadline_missed
+    and, with the deployment's queue `policy`, its effective_priority."""
+    now = now or utcnow()
     return {
         "id": job.id,
         "name": job.name,
@@ -54,6 +67,7 @@ def job_to_json(job: Job, now: datetime | None = None) -> dict[str, Any]:
         "task": job.task,
         "args": job.args,
         "priority": job.priority,
+        "effective_priority": effective_priority(job, now, policy),
         "deadline": iso(job.deadline),
         "run_at": iso(job.run_at),
         "status": job.status,
@@ -70,7 +84,7 @@ def job_to_json(job: Job, now: datetime | None = None) -> dict[str, Any]:
         "updated_at": iso(job.updated_at),
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
-        "deadline_missed": deadline_missed(job, now or utcnow()),
+        "deadline_missed": deadline_missed(job, now),
     }
 
 

@@ -156,6 +156,7 @@ def retry_job(
         return {
             "status": JobStatus.PENDING.value, "attempts": 0, "error": None, "result": None,
             "progress": None, "finished_at": None, "deadline_missed": False,
+            "queued_at": db_now(),  # back in the queue now: it ages from here (SPEC §10)
         }
 
     return _change(session, user, job_id, decide, sink)

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from ..extensions import db
 from ..models import Job, User
 from ..runtime import event_sink, task_registry
+from ..scheduler.policy import queue_policy
 from ..scheduler.registry import Task
 from ..scheduler.states import InvalidTransition
 from . import queries, service
@@ -133,7 +134,8 @@ def detail(job_id: int) -> str:
     """One job with its executions; static/js/job.js keeps it live."""
     job = _job_or_404(job_id)
     latest = queries.latest_executions(db.session, job, SHOWN_EXECUTIONS)
-    return render_template("jobs/detail.html", job=job_to_json(job),
+    policy = queue_policy(current_app.config)
+    return render_template("jobs/detail.html", job=job_to_json(job, policy=policy),
                            executions=[execution_to_json(e) for e in latest.items],
                            executions_total=latest.total, executions_shown=SHOWN_EXECUTIONS)
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..scheduler.policy import STRICT, QueuePolicy
 from ..scheduler.states import ExecutionStatus
 from ..scheduler.store import (
     Backoff,
@@ -51,12 +52,12 @@ class MeteredStore:
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
-        lease_seconds: int, per_user: int | None = None,
+        lease_seconds: int, per_user: int | None = None, policy: QueuePolicy = STRICT,
     ) -> ClaimBatch:
         """Claim, timing the transaction and noting how long each claimed job waited."""
         started = self._monotonic()
         claims = self._store.claim(candidate_ids, node, max_claims, limit, lease_seconds,
-                                   per_user)
+                                   per_user, policy)
         now = self._monotonic()
         self._metrics.claim_seconds.labels(node).observe(now - started)
         for claim in claims:

@@ -22,6 +22,7 @@ from ..jobs.queries import job_stats
 from ..jobs.serialize import job_to_json
 from ..models import Job, User
 from ..scheduler.events import Event
+from ..scheduler.policy import queue_policy
 from .coalescer import Batch, Coalescer
 from .relay import StartOnce
 from .rooms import ADMINS, user_room
@@ -87,8 +88,10 @@ class SocketIOSink:
         if not changed:
             return
         jobs = db.session.scalars(select(Job).where(Job.id.in_(list(changed)))).all()
+        policy = queue_policy(self.app.config)
         self._to_owners_and_admins("job_updates", "jobs",
-                                   [(job_to_json(job), job.owner_id) for job in jobs])
+                                   [(job_to_json(job, policy=policy), job.owner_id)
+                                    for job in jobs])
 
     def _send_deleted(self, deleted: dict[int, int]) -> None:
         if deleted:

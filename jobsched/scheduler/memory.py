@@ -19,6 +19,7 @@ from .fairness import Candidate, Caps, pick
 from .leases import is_expired, lease_expires_at
 from .limits import clamp_progress
 from .ordering import queue_key
+from .policy import STRICT, QueuePolicy, eligible_since
 from .states import ExecutionStatus, JobStatus, NodeStatus, Priority, transition
 from .store import (
     ClaimBatch,
@@ -78,12 +79,14 @@ class JobRecord:
     lease_expires_at: datetime | None = None
     concurrency_key: str | None = None
     concurrency_limit: int = 1
+    queued_at: datetime | None = None  # None: its created_at
     executions: list[ExecutionRecord] = field(default_factory=list)
 
     def queued(self) -> QueuedJob:
-        """The heap's view of this job."""
+        """The heap's view of this job (its expected run time: its timeout, SPEC §10)."""
         return QueuedJob(self.id, self.priority, self.deadline, self.run_at, self.owner_id,
-                         self.concurrency_key)
+                         self.concurrency_key, self.queued_at or self.created_at,
+                         self.timeout_seconds)
 
     def candidate(self) -> Candidate:
         """The fair-use rule's view of this job."""
@@ -133,10 +136,10 @@ class InMemoryJobStore:
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
-        lease_seconds: int, per_user: int | None = None,
+        lease_seconds: int, per_user: int | None = None, policy: QueuePolicy = STRICT,
     ) -> ClaimBatch:
-        """Start up to max_claims eligible candidates in queue order, within the limit and
-        the fair-use caps (fairness.pick)."""
+        """Start up to max_claims eligible candidates in queue order (under `policy`),
+        within the limit and the fair-use caps (fairness.pick)."""
         with self._lock:
             now = self._clock()
             room = min(max_claims, limit - self._running_count())
@@ -144,7 +147,7 @@ class InMemoryJobStore:
                 return ClaimBatch()
             eligible = sorted(
                 (j for j in map(self._jobs.get, set(candidate_ids)) if _eligible(j, now)),
-                key=lambda j: queue_key(j.queued()),
+                key=lambda j: queue_key(j.queued(), policy, now),
             )
             running = [(j.owner_id, j.concurrency_key) for j in self._jobs.values()
                        if j.status is JobStatus.RUNNING]
@@ -282,7 +285,7 @@ class InMemoryJobStore:
         return ClaimedJob(
             job.id, job.owner_id, job.task, copy.deepcopy(job.args), job.attempts,
             job.max_attempts, job.timeout_seconds, job.deadline, token, execution.id, node, now,
-            eligible_at=max(job.created_at, job.run_at or job.created_at),
+            eligible_at=eligible_since(job.queued_at or job.created_at, job.run_at),
             concurrency_key=job.concurrency_key,
         )
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from .clock import Clock
 from .fairness import Hold
 from .ordering import PendingHeap
+from .policy import STRICT, QueuePolicy
 from .store import Dequeued, JobChange, JobStore, QueuedJob, Released
 
 QueueState = QueuedJob | Dequeued
@@ -25,9 +26,9 @@ class QueueMirror:
     differ, so every reconcile measures the skew and the mirror translates.
     """
 
-    def __init__(self, store: JobStore, clock: Clock) -> None:
+    def __init__(self, store: JobStore, clock: Clock, policy: QueuePolicy = STRICT) -> None:
         self._store, self._clock = store, clock
-        self._heap = PendingHeap()
+        self._heap = PendingHeap(policy=policy)
         self._lock = threading.Lock()
         self._reconcile_lock = threading.Lock()
         # Jobs patched while a reconcile reads, with the state they were given (None: read
@@ -131,7 +132,7 @@ class QueueMirror:
                     self._touched = None
                 raise
             with self._lock:
-                self._heap.replace_all(jobs)
+                self._heap.replace_all(jobs, self._clock() + skew)
                 touched, self._touched = self._touched, None
                 for state in touched.values():
                     if state is not None:

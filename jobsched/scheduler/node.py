@@ -59,7 +59,7 @@ class SchedulerNode:
         self._spawn_attempt = runtime.spawn_attempt or runtime.spawn
         self._backoff, self._event = runtime.backoff, runtime.wake
         self._os_lock, self._housekeeping = runtime.os_lock, runtime.housekeeping
-        self._queue = QueueMirror(store, clock)
+        self._queue = QueueMirror(store, clock, settings.queue_policy)
         self._running = RunningAttempts()
         self._watchdog = Watchdog(store, self._running, name=self.name,
                                   lease_seconds=self.settings.lease_seconds, clock=clock,
@@ -231,7 +231,8 @@ class SchedulerNode:
                 return
             claims = self._store.claim(ids, self.name, free, self.limit,
                                        self.settings.lease_seconds,
-                                       self.settings.max_running_per_user)
+                                       self.settings.max_running_per_user,
+                                       self.settings.queue_policy)
             self._queue.forget(c.id for c in claims)
             self._queue.hold(claims.held)  # their groups' jobs are set aside: look further
             for claim in claims:

@@ -15,6 +15,7 @@ from typing import Any
 from . import retry
 from .chores import Chore, Spawn, start_thread
 from .clock import Clock, utcnow
+from .policy import STRICT, QueuePolicy
 from .store import Backoff, NodeInfo, Outcome
 
 Offload = Callable[[Callable[[], Outcome]], Outcome]  # runs a blocking call elsewhere, waits
@@ -36,6 +37,7 @@ class NodeSettings:
     grace_seconds: float = 30.0  # on stop: how long running attempts may finish
     reconcile_seconds: float = 30.0  # how often the heap is resynced with the store
     max_running_per_user: int | None = None  # SPEC §10's default cap; None: no cap
+    queue_policy: QueuePolicy = STRICT  # SPEC §10's aging and overload policy
 
     def node_info(self) -> NodeInfo:
         """The node's row as this process registers it."""

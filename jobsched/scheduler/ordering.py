@@ -1,4 +1,5 @@
-"""Queue order (SPEC §5) and the in-memory heap of pending jobs each scheduler keeps.
+"""Queue order (SPEC §5, and §10's queue policy) and the in-memory heap of pending jobs
+each scheduler keeps.
 
 The heap decides what to *try*; the store's atomic claim decides who *gets* it, so a stale
 entry here costs one failed claim, never a double run.
@@ -7,56 +8,68 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from .clock import as_utc
+from .clock import as_utc, from_micros, to_micros
 from .fairness import Group, Hold
+from .policy import STRICT, QueuePolicy, Tier, eligible_since
 from .states import PRIORITY_RANK
 from .store import QueuedJob
 
-NO_DEADLINE = datetime.max.replace(tzinfo=UTC)
+__all__ = ["NO_DEADLINE", "PendingHeap", "from_micros", "queue_key", "to_micros"]
 
+NO_DEADLINE = datetime.max.replace(tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-# One shared int for "no deadline": larger than any datetime's microseconds (year 9999 is
-# about 2**58), and shared by every entry, so a job without a deadline costs nothing for it.
+# The second key of an entry is its deadline in microseconds, offset by its tier: a late
+# job's (feasible_first) after every feasible one's, and one shared int for "no deadline",
+# after both. Any datetime's microseconds (year 9999 is about 2**58) stay below the offsets;
+# the shared int means a job without a deadline costs nothing for it.
+_LATE_US = 1 << 60
 _NO_DEADLINE_US = 1 << 62
 # Compact when the heaps hold more than twice the live entries (plus slack for tiny heaps).
 _COMPACT_SLACK = 64
 
 # Entries are plain tuples, the smallest thing heapq can order:
-#   ready:   (rank, deadline_us, id, group)            ordered exactly as queue_key
-#   waiting: (run_at_us, rank, deadline_us, id, group) ordered by when it becomes eligible
+#   ready:   (rank, deadline_key, id, group)            ordered exactly as queue_key
+#   waiting: (run_at_us, rank, deadline_key, id, group) ordered by when it becomes eligible
 # `group` is the job's fair-use group, (owner, concurrency key), one tuple shared by all the
 # group's jobs (None when unknown); ids are unique, so it never takes part in the order.
 GroupOf = tuple[int, str | None] | None
 ReadyEntry = tuple[int, int, int, GroupOf]
 WaitingEntry = tuple[int, int, int, int, GroupOf]
+# What the queue policy places a job by, in microseconds: (rank, deadline or None, expected
+# run time, eligible since or None). Kept per job only under a policy that changes over time.
+Basis = tuple[int, int | None, int, int | None]
 
 
-def queue_key(job: QueuedJob) -> tuple[int, datetime, int]:
-    """SPEC §5 order: priority, earliest deadline (none last), then id, so the order is total.
+def queue_key(
+    job: QueuedJob, policy: QueuePolicy = STRICT, now: datetime | None = None,
+) -> tuple[int, int, datetime, int]:
+    """The order at `now`: class (its priority, or the one aging gave it), tier (policy.py),
+    earliest deadline (none last), then id, so the order is total. `now` is needed only by
+    a policy whose order changes over time.
 
     `priority` may be a Priority or its string: the enum is a str, so both hash alike.
     """
-    return (PRIORITY_RANK[job.priority], as_utc(job.deadline) or NO_DEADLINE, job.id)
+    deadline = as_utc(job.deadline)
+    since = eligible_since(as_utc(job.queued_at), as_utc(job.run_at))
+    place = policy.place(PRIORITY_RANK[job.priority], deadline, job.expected_seconds, since,
+                         now or _EPOCH)
+    return (place.rank, place.tier, deadline or NO_DEADLINE, job.id)
 
 
-def to_micros(value: datetime) -> int:
-    """Exact microseconds since the epoch: an int orders like the datetime and is smaller."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _MICROSECOND
+def _basis(job: QueuedJob) -> Basis:
+    since = eligible_since(as_utc(job.queued_at), as_utc(job.run_at))
+    return (PRIORITY_RANK[job.priority],
+            None if job.deadline is None else to_micros(job.deadline),
+            round((job.expected_seconds or 0) * 1_000_000),
+            None if since is None else to_micros(since))
 
 
-def from_micros(value: int) -> datetime:
-    """The aware UTC datetime for microseconds since the epoch."""
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def _ready_entry(job: QueuedJob, group: GroupOf) -> ReadyEntry:
-    deadline = _NO_DEADLINE_US if job.deadline is None else to_micros(job.deadline)
-    return (PRIORITY_RANK[job.priority], deadline, job.id, group)
+def _deadline_key(tier: int, deadline_us: int | None) -> int:
+    if deadline_us is None:
+        return _NO_DEADLINE_US
+    return deadline_us + _LATE_US if tier == Tier.LATE else deadline_us
 
 
 class PendingHeap:
@@ -73,9 +86,16 @@ class PendingHeap:
     it are offered instead and a scheduler whose every candidate is held sleeps. Each slot
     the group frees (`release`) lets its first set-aside job be offered again (a *credit*),
     until the claim holds the group again; a reconcile starts afresh.
+
+    Under a queue policy whose order changes over time (aging, feasible_first), the heap
+    keeps each job and a heap of *timers*, the instants at which a ready job's place
+    changes; candidates() re-keys the jobs whose instant has come before it reads the order.
     """
 
-    def __init__(self, jobs: Iterable[QueuedJob] = ()) -> None:
+    def __init__(self, jobs: Iterable[QueuedJob] = (), policy: QueuePolicy = STRICT) -> None:
+        self._policy = policy
+        self._bases: dict[int, Basis] = {}  # only when the policy changes over time
+        self._timers: list[tuple[int, int]] = []  # (instant_us, job id)
         self._entries: dict[int, ReadyEntry | WaitingEntry] = {}
         self._ready: list[ReadyEntry] = []
         self._waiting: list[WaitingEntry] = []
@@ -106,13 +126,19 @@ class PendingHeap:
 
     def discard(self, job_id: int) -> None:
         """Forget a job (claimed, cancelled, deleted); its heap entries are now stale."""
+        self._bases.pop(job_id, None)
         if self._entries.pop(job_id, None) is not None:
             self._maybe_compact()
 
-    def replace_all(self, jobs: Iterable[QueuedJob]) -> None:
-        """Resync to exactly this set of pending jobs (load at start, periodic reconcile).
-        Every group is unblocked: the next claims find out afresh what the caps hold."""
+    def replace_all(self, jobs: Iterable[QueuedJob], now: datetime | None = None) -> None:
+        """Resync to exactly this set of pending jobs (load at start, periodic reconcile),
+        placed as of `now` (the store's time, if known). Every group is unblocked: the next
+        claims find out afresh what the caps hold."""
+        if now is not None:
+            self._horizon_us = max(self._horizon_us, to_micros(now))
         self._groups.clear()
+        self._bases.clear()
+        self._timers.clear()
         self._entries = {job.id: self._entry_for(job) for job in jobs}
         self._blocked.clear()
         self._rebuild()
@@ -196,13 +222,33 @@ class PendingHeap:
         return None
 
     def _entry_for(self, job: QueuedJob) -> ReadyEntry | WaitingEntry:
-        ready = _ready_entry(job, self._group_of(job))
-        if job.run_at is None:
-            return ready
-        run_at = to_micros(job.run_at)
-        if run_at <= self._horizon_us:
-            return ready
-        return (run_at, *ready)
+        """Its waiting entry while its run_at is ahead, else its ready entry as of the
+        latest `now` seen (under a policy that changes over time, a timer is set for when
+        that changes)."""
+        group = self._group_of(job)
+        if not self._policy.changes_over_time:  # SPEC §5's order: the short way
+            deadline = _NO_DEADLINE_US if job.deadline is None else to_micros(job.deadline)
+            ready: ReadyEntry = (PRIORITY_RANK[job.priority], deadline, job.id, group)
+        else:
+            basis = self._bases[job.id] = _basis(job)
+            ready, changes_at = self._placed(job.id, basis, group, self._horizon_us)
+            self._set_timer(job.id, changes_at)
+        if job.run_at is not None:
+            run_at = to_micros(job.run_at)
+            if run_at > self._horizon_us:
+                return (run_at, *ready)  # placed again when it becomes eligible
+        return ready
+
+    def _placed(
+        self, job_id: int, basis: Basis, group: GroupOf, now_us: int,
+    ) -> tuple[ReadyEntry, int | None]:
+        """The ready entry of a job with this basis at `now_us`, and when it changes."""
+        rank, tier, changes_at = self._policy.place_us(*basis, now_us)
+        return (rank, _deadline_key(tier, basis[1]), job_id, group), changes_at
+
+    def _set_timer(self, job_id: int, changes_at_us: int | None) -> None:
+        if changes_at_us is not None:
+            heapq.heappush(self._timers, (changes_at_us, job_id))
 
     def _group_of(self, job: QueuedJob) -> GroupOf:
         """The job's (owner, key), as the one tuple all of the group's entries share."""
@@ -212,17 +258,39 @@ class PendingHeap:
         return self._groups.setdefault(group, group)
 
     def _promote(self, now_us: int) -> None:
-        """Move every waiting job whose run_at has come into the ready heap."""
+        """Move every waiting job whose run_at has come into the ready heap, and re-key
+        every ready job whose place has changed by `now_us` (its timer has come)."""
         self._horizon_us = max(self._horizon_us, now_us)
         while self._waiting and self._waiting[0][0] <= now_us:
             entry = heapq.heappop(self._waiting)
             if self._entries.get(entry[3]) is entry:
+                basis = self._bases.get(entry[3])
                 ready = entry[1:]
+                if basis is not None:  # placed as of now, which may differ from its run_at
+                    ready, changes_at = self._placed(entry[3], basis, entry[4], now_us)
+                    self._set_timer(entry[3], changes_at)
                 self._entries[entry[3]] = ready
                 heapq.heappush(self._ready, ready)
+        while self._timers and self._timers[0][0] <= now_us:
+            self._re_key(heapq.heappop(self._timers)[1], now_us)
+
+    def _re_key(self, job_id: int, now_us: int) -> None:
+        """A job's timer has come: place it anew, if it is still a ready job."""
+        basis, current = self._bases.get(job_id), self._entries.get(job_id)
+        if basis is None or current is None or len(current) != 4:
+            return  # gone, or waiting: its promotion places it
+        entry, changes_at = self._placed(job_id, basis, current[3], now_us)
+        if entry == current:
+            return  # a timer an older entry of the job left: its own one is still set
+        self._entries[job_id] = entry
+        heapq.heappush(self._ready, entry)
+        self._set_timer(job_id, changes_at)
 
     def _maybe_compact(self) -> None:
         held = len(self._ready) + len(self._waiting) + sum(map(len, self._parked.values()))
+        if len(self._timers) > 2 * len(self._entries) + _COMPACT_SLACK:
+            self._timers = [t for t in self._timers if t[1] in self._entries]
+            heapq.heapify(self._timers)
         if held > 2 * len(self._entries) + _COMPACT_SLACK:
             self._rebuild()
 

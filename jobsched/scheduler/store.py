@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .fairness import Hold
+from .policy import STRICT, QueuePolicy
 from .states import ExecutionStatus, JobStatus, Priority
 
 
@@ -28,6 +29,10 @@ class QueuedJob:
     # Its fair-use groups (SPEC §10): the heap sets aside the jobs of a group a cap holds.
     owner_id: int | None = None
     concurrency_key: str | None = None
+    # What the queue policy (SPEC §10, policy.py) orders by over time: when the job was
+    # queued (created or retried by its owner; None: unknown) and its expected run time.
+    queued_at: datetime | None = None
+    expected_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +145,14 @@ class JobStore(Protocol):
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
-        lease_seconds: int, per_user: int | None = None,
+        lease_seconds: int, per_user: int | None = None, policy: QueuePolicy = STRICT,
     ) -> ClaimBatch:
         """Atomically start up to `max_claims` of the candidates that are still pending and
-        eligible, in queue order, never letting the system-wide running count exceed `limit`,
-        nor any owner's exceed its cap (users.max_running, else `per_user`; None: no cap),
-        nor any (owner, concurrency key)'s its concurrency_limit (fairness.py; the held-back
-        candidates come back in the batch's `held`).
+        eligible, in queue order (under the queue `policy`, at the store's now), never
+        letting the system-wide running count exceed `limit`, nor any owner's exceed its
+        cap (users.max_running, else `per_user`; None: no cap), nor any (owner,
+        concurrency key)'s its concurrency_limit (fairness.py; the held-back candidates
+        come back in the batch's `held`).
         Each claimed job gets attempts + 1, a fresh lease token, a lease expiry of store-now +
         `lease_seconds`, and a `running` execution row. Returns what it claimed (maybe none)."""
 

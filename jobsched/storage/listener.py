@@ -81,9 +81,19 @@ def _queue_state(job_id: int, state: str) -> list[JobChange]:
     owner_id = None if owner is None else int(owner)
     change: JobChange = Dequeued(job_id)
     if pending:
-        change = QueuedJob(job_id, Priority(queued[0]), _time(queued[1]), _time(queued[2]),
-                           owner_id, key or None)
+        run_at, queued_at, expected = _times(queued[2])
+        change = QueuedJob(job_id, Priority(queued[0]), _time(queued[1]), run_at,
+                           owner_id, key or None, queued_at, expected)
     return [change, Released(owner_id, key or None)] if freed == "1" else [change]
+
+
+def _times(field: str) -> tuple[datetime | None, datetime | None, float | None]:
+    """run_at, queued_at and the expected run time: `<run_at_us>,<queued_at_us>,<seconds>`
+    (0009), or `<run_at_us>` alone (0003, 0007: the queue policy's fields unknown)."""
+    if "," not in field:
+        return _time(field), None, None
+    run_at, queued_at, expected = field.split(",")
+    return _time(run_at), _time(queued_at), float(expected)
 
 
 def _time(micros: str) -> datetime | None:

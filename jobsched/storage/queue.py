@@ -1,9 +1,11 @@
 """The job queue in SQL, shared by the store, the API and the service.
 
 `QUEUE_ORDER` and `ELIGIBLE` are the one definition of SPEC §5's order and eligibility in
-SQL: the scheduler's claim orders by them and the API's `sort=queue` lists by them, so what
-a user sees queued is what runs next. `db_now()` is the database's clock in a form every
-dialect compares correctly with stored datetimes; `Instant` is one call's "now".
+SQL, and `queue_place` of §10's queue policy (aging, feasible_first; the rule in Python is
+scheduler/policy.py): the scheduler's claim orders by them and the API's `sort=queue` lists
+by them, so what a user sees queued is what runs next. `db_now()` is the database's clock
+in a form every dialect compares correctly with stored datetimes; `Instant` is one call's
+"now".
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Interval, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, Interval, Select, case, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..models import Execution, Job, SchedulerNode, UTCDateTime
+from ..scheduler.policy import MAX_AGING_STEPS, Overload, QueuePolicy, Tier
 from ..scheduler.states import JobStatus
 from .timesql import seconds_between
 
@@ -50,6 +53,43 @@ def _db_now_sqlite(element: db_now, compiler: Any, **kw: Any) -> str:
 
 # SPEC §5 queue order. NULLS LAST is explicit: SQLite sorts NULL first by default.
 QUEUE_ORDER = (jobs.c.priority_rank.asc(), jobs.c.deadline.asc().nulls_last(), jobs.c.id.asc())
+
+# A job's expected run time, as the queue policy reads it (SPEC §10: its timeout, until the
+# task has a run-time history).
+EXPECTED_SECONDS = jobs.c.timeout_seconds
+
+# When a pending job became eligible: the later of its queueing and its run_at.
+ELIGIBLE_SINCE = case((jobs.c.run_at > jobs.c.queued_at, jobs.c.run_at), else_=jobs.c.queued_at)
+
+
+def queue_place(
+    policy: QueuePolicy, now: ColumnElement[datetime],
+) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """An eligible job's class and tier at `now`, as policy.QueuePolicy.place says them."""
+    rank: ColumnElement[int] = jobs.c.priority_rank
+    if policy.aging_seconds is not None:
+        waited = seconds_between(ELIGIBLE_SINCE, now)
+        rank = case(*(
+            (waited >= steps * policy.aging_seconds,
+             case((jobs.c.priority_rank > steps, jobs.c.priority_rank - steps), else_=0))
+            for steps in range(MAX_AGING_STEPS, 0, -1)
+        ), else_=jobs.c.priority_rank)
+    tier: ColumnElement[int] = case((jobs.c.deadline.is_(None), Tier.NONE), else_=Tier.FEASIBLE)
+    if policy.overload is Overload.FEASIBLE_FIRST:
+        tier = case(
+            (jobs.c.deadline.is_(None), Tier.NONE),
+            (seconds_between(now, jobs.c.deadline) < EXPECTED_SECONDS, Tier.LATE),
+            else_=Tier.FEASIBLE)
+    return rank, tier
+
+
+def queue_order(policy: QueuePolicy, now: ColumnElement[datetime]) -> tuple[Any, ...]:
+    """ORDER BY for eligible jobs at `now`; SPEC §5's own (the index's) when the policy
+    does not change it."""
+    if not policy.changes_over_time:
+        return QUEUE_ORDER
+    rank, tier = queue_place(policy, now)
+    return (rank.asc(), tier.asc(), jobs.c.deadline.asc().nulls_last(), jobs.c.id.asc())
 
 
 def eligible(now: ColumnElement[datetime]) -> ColumnElement[bool]:

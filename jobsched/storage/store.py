@@ -32,6 +32,7 @@ from ..database import IMMEDIATE, configure_engine
 from ..models import UTCDateTime
 from ..scheduler.clock import Clock, utcnow
 from ..scheduler.limits import clamp_progress
+from ..scheduler.policy import STRICT, QueuePolicy
 from ..scheduler.states import ExecutionStatus, JobStatus, NodeStatus, Priority
 from ..scheduler.store import (
     ClaimBatch,
@@ -42,7 +43,7 @@ from ..scheduler.store import (
     Outcome,
     QueuedJob,
 )
-from .claim import claim_postgres, claim_sqlite
+from .claim import ClaimCaps, claim_postgres, claim_sqlite
 from .fencing import (
     FINISH_BATCH,
     LEASE_ONLY,
@@ -61,6 +62,7 @@ from .fencing import (
 from .group_commit import BatchFailed, GroupCommit
 from .queue import (
     ELIGIBLE,
+    EXPECTED_SECONDS,
     QUEUE_ORDER,
     Instant,
     db_now,
@@ -143,20 +145,19 @@ class SqlJobStore:
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,
-        lease_seconds: int, per_user: int | None = None,
+        lease_seconds: int, per_user: int | None = None, policy: QueuePolicy = STRICT,
     ) -> ClaimBatch:
-        """Atomically start up to `max_claims` still-eligible candidates, in queue order,
-        within the global limit and the fair-use caps (claim.py)."""
+        """Atomically start up to `max_claims` still-eligible candidates, in queue order
+        (under `policy`), within the global limit and the fair-use caps (claim.py)."""
         ids = list(dict.fromkeys(candidate_ids))[:_IN_CHUNK]
         if not ids or max_claims <= 0:
             return ClaimBatch()
+        caps = ClaimCaps(max_claims, limit, per_user)
         with self._writer.begin() as conn:
             if self._postgres:
-                return claim_postgres(conn, ids, node, max_claims, limit, per_user,
-                                      lease_seconds)
+                return claim_postgres(conn, ids, node, caps, policy, lease_seconds)
             # SQLite's BEGIN IMMEDIATE serialises claimers until commit.
-            return claim_sqlite(conn, ids, node, max_claims, limit, per_user, self._now(),
-                                lease_seconds)
+            return claim_sqlite(conn, ids, node, caps, policy, self._now(), lease_seconds)
 
     # -- leases -------------------------------------------------------------------------------
 
@@ -363,12 +364,12 @@ def _finished(row: Any) -> Finished | None:
 
 def _queued_columns() -> Any:
     return select(jobs.c.id, jobs.c.priority, jobs.c.deadline, jobs.c.run_at, jobs.c.owner_id,
-                  jobs.c.concurrency_key)
+                  jobs.c.concurrency_key, jobs.c.queued_at, EXPECTED_SECONDS.label("expected"))
 
 
 def _queued(row: Any) -> QueuedJob:
     return QueuedJob(row.id, Priority(row.priority), row.deadline, row.run_at, row.owner_id,
-                     row.concurrency_key)
+                     row.concurrency_key, row.queued_at, row.expected)
 
 
 def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:

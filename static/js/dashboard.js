@@ -12,6 +12,7 @@
 
   var el = live.el;
   var duration = live.duration;
+  var agedBadge = live.agedBadge;
   var utc = live.utc;
 
   var PER_PAGE = 20;
@@ -96,6 +97,8 @@
     row.appendChild(statusCell);
     var priorityCell = el("td", "d-none d-md-table-cell");
     priorityCell.appendChild(el("span", "badge priority-badge"));
+    priorityCell.appendChild(document.createTextNode(" "));
+    priorityCell.appendChild(el("span", "badge aged-badge"));
     row.appendChild(priorityCell);
     row.appendChild(el("td", "d-none d-lg-table-cell small job-created"));
     var actionsCell = el("td", "text-end actions-cell");
@@ -132,6 +135,7 @@
     var priority = row.querySelector(".priority-badge");
     priority.className = "badge priority-badge priority-" + job.priority;
     priority.textContent = job.priority;
+    agedBadge(row.querySelector(".aged-badge"), job);
     var created = row.querySelector(".job-created");
     created.textContent = "";
     var time = el("time", null, utc(job.created_at));

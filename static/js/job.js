@@ -12,6 +12,7 @@
 
   var el = live.el;
   var duration = live.duration;
+  var agedBadge = live.agedBadge;
 
   var jobId = Number(root.getAttribute("data-job-id"));
   var EMPTY = { deadline: "none", run_at: "as soon as a slot is free" };
@@ -76,6 +77,7 @@
     var priority = field("priority-badge").querySelector(".priority-badge");
     priority.className = "badge priority-badge priority-" + job.priority;
     priority.textContent = job.priority;
+    agedBadge(field("priority-badge").querySelector(".aged-badge"), job);
     setText("description", job.description || "—");
     ["priority", "attempts", "max_attempts", "timeout_seconds"].forEach(function (name) {
       setText(name, job[name]);

@@ -152,8 +152,19 @@
     return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
   }
 
+  // SPEC §10's aging: "↑ high" beside a waiting job's own priority when it is ordered in a
+  // higher class now (as the _job_macros.html aged_badge macro renders it).
+  function agedBadge(node, job) {
+    var effective = job.effective_priority || job.priority;
+    node.hidden = effective === job.priority;
+    node.className = "badge aged-badge priority-" + effective;
+    node.textContent = "\u2191 " + effective;
+    node.title = "Waiting longer than the aging time: ordered as " + effective + " priority";
+  }
+
   window.JobschedLive = {
     start: start,
+    agedBadge: agedBadge,
     api: api,
     errorMessage: errorMessage,
     throttle: throttle,

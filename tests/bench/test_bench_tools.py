@@ -1,5 +1,5 @@
 """The benchmark tooling's own rules: summaries, the report page, bounded waits, clean-up,
-the simulation's two orders, and how the runner reports a figure that fails."""
+the simulation's three orders, and how the runner reports a figure that fails."""
 from __future__ import annotations
 
 import sys
@@ -118,12 +118,26 @@ def test_sqlalchemy_urls_are_accepted_for_the_server() -> None:
 def test_the_real_order_serves_high_priority_first_and_fifo_serves_arrivals() -> None:
     arrivals = [quality.Arrival(1, 0.0, "low", None), quality.Arrival(2, 0.0, "high", 50.0),
                 quality.Arrival(3, 0.0, "high", 10.0)]
-    real, fifo = quality.RealOrder(), quality.Fifo()
+    strict, feasible, fifo = (quality.RealOrder(), quality.RealOrder("feasible_first"),
+                              quality.Fifo())
     for job in arrivals:
-        real.push(job)
-        fifo.push(job)
-    assert real.take(0.0, 3) == [3, 2, 1]
+        for queue in (strict, feasible, fifo):
+            queue.push(job)
+    assert strict.take(0.0, 3) == [3, 2, 1]
+    assert feasible.take(0.0, 3) == [3, 2, 1]
     assert fifo.take(0.0, 3) == [1, 2, 3]
+
+
+def test_feasible_first_orders_a_job_that_can_no_longer_make_it_after_one_that_can() -> None:
+    late = quality.Arrival(1, 0.0, "high", 10.0, seconds=2.0, expected=2.0)
+    later = quality.Arrival(2, 0.0, "high", 30.0, seconds=2.0, expected=2.0)
+    strict, feasible = quality.RealOrder("strict"), quality.RealOrder("feasible_first")
+    for queue in (strict, feasible):
+        queue.push(late)
+        queue.push(later)
+    # At 9 s job 1 needs 2 s for a deadline 1 s away; the heap finds out from `now` alone.
+    assert strict.take(9.0, 1) == [1]
+    assert feasible.take(9.0, 1) == [2]
 
 
 def test_the_simulation_counts_deadline_misses_per_class() -> None:
@@ -135,6 +149,73 @@ def test_the_simulation_counts_deadline_misses_per_class() -> None:
     real = quality.misses(arrivals, quality.simulate(arrivals, quality.RealOrder()))
     assert fifo == {"high": 1, "medium": 0, "low": 0}
     assert real == {"high": 0, "medium": 0, "low": 0}
+
+
+def test_feasible_first_stops_the_domino_that_strict_order_starts() -> None:
+    # Six 2 s jobs for 3 slots. Jobs 1-3 cannot meet 1 s; jobs 4-6 can meet 3.9 s only if
+    # they start at once. Strict (earliest deadline first) and FIFO start 1-3 first, and all
+    # six miss; feasible_first starts 4-6 first, and only the hopeless three miss.
+    arrivals = [quality.Arrival(i, 0.0, "high", 1.0 if i <= 3 else 3.9, 2.0, 2.0)
+                for i in range(1, 7)]
+    missed = quality.compare(arrivals)
+    assert {order: counts["high"] for order, counts in missed.items()} == {
+        "FIFO": 6, "strict": 6, "feasible_first": 3}
+
+
+def test_a_job_runs_its_own_time_not_the_one_the_heap_is_told() -> None:
+    job = quality.Arrival(1, 0.5, "low", None, seconds=3.0, expected=1.0)
+    assert quality.simulate([job], quality.RealOrder("feasible_first")) == {1: 3.5}
+
+
+def test_workloads_are_deterministic_per_seed() -> None:
+    for shape in quality.WORKLOADS:
+        assert quality.workload(7, 60.0, shape) == quality.workload(7, 60.0, shape)
+        assert quality.workload(7, 60.0, shape) != quality.workload(8, 60.0, shape)
+
+
+def test_mixed_jobs_vary_around_their_tasks_time_and_some_deadlines_are_tight() -> None:
+    arrivals = quality.workload(1, 300.0, quality.MIXED)
+    assert {job.expected for job in arrivals} == {0.5, 2.0, 8.0}
+    assert all(0.7 * job.expected <= job.seconds <= 1.3 * job.expected for job in arrivals)
+    tight = [job for job in arrivals
+             if job.deadline is not None and job.deadline - job.at < 3 * job.expected]
+    assert tight
+
+
+@pytest.mark.parametrize("shape", quality.WORKLOADS, ids=lambda shape: shape.name)
+def test_feasible_first_misses_no_more_than_fifo_in_any_class(shape) -> None:
+    # 300 simulated s: long enough for the backlog to build up. Over seeds 1-40 FIFO misses
+    # at least 24 more in every class; over 60 s the two can be a job apart either way.
+    missed = quality.compare(quality.workload(1, 300.0, shape))
+    for name, _ in quality.PRIORITY_MIX:
+        assert missed["feasible_first"][name] <= missed["FIFO"][name], (name, missed)
+
+
+def test_feasible_first_misses_fewer_than_strict_in_the_low_class_and_in_all() -> None:
+    # Not per class in `mixed`: there high and medium jobs miss a few more than under
+    # strict in about half the seeds (docs/benchmarks.md, figure 5), so only the low
+    # class, where the overload lands, and the total are asserted for every workload.
+    for shape in quality.WORKLOADS:
+        missed = quality.compare(quality.workload(1, 300.0, shape))
+        assert missed["feasible_first"]["low"] < missed["strict"]["low"], missed
+        assert sum(missed["feasible_first"].values()) < sum(missed["strict"].values())
+
+
+def test_with_one_run_time_feasible_first_misses_no_more_than_strict_in_any_class() -> None:
+    missed = quality.compare(quality.workload(1, 300.0, quality.UNIFORM))
+    for name, _ in quality.PRIORITY_MIX:
+        assert missed["feasible_first"][name] <= missed["strict"][name], missed
+
+
+def test_the_figure_judges_feasible_first_against_both_orders_in_every_class() -> None:
+    figure = quality.run(SMOKE)
+    judged = [row.label for row in figure.rows if row.target is not None]
+    assert judged == [f"{shape.name} · {name}: feasible_first − {other}"
+                      for shape in quality.WORKLOADS for name, _ in quality.PRIORITY_MIX
+                      for other in ("FIFO", "strict")]
+    for shape in quality.WORKLOADS:
+        for order, _ in quality.ORDERS:
+            assert figure.row(f"{shape.name} · all: misses, {order}", "jobs").runs
 
 
 def test_a_failing_figure_is_reported_and_the_others_still_run(monkeypatch, capsys) -> None:

@@ -49,9 +49,10 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Iterator[LiveServer]:
-    """The app with its embedded scheduler, its administrator registered first."""
+    """The app with its embedded scheduler, its administrator registered first; jobs
+    waiting an hour are ordered one class higher (SPEC §10's aging)."""
     folder = tmp_path_factory.mktemp("browser")
-    server = start_web(migrated_sqlite(folder), folder / "logs")
+    server = start_web(migrated_sqlite(folder), folder / "logs", JOBSCHED_AGING_SECONDS="3600")
     WebSession(server.url).register(ADMIN)
     yield server
     server.stop()

@@ -40,12 +40,15 @@ def log_in(page: Page, username: str) -> None:
     expect(page).to_have_url(re.compile(r"/$"))
 
 
-def submit_sleep(page: Page, name: str, seconds: int) -> int:
+def submit_sleep(page: Page, name: str, seconds: int, concurrency_key: str = "",
+                 priority: str = "Medium") -> int:
     """Fill in and send the job form; the id of the job whose page it lands on."""
     page.goto("/jobs/new")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Task").select_option("sleep")
     page.get_by_label("Seconds", exact=True).fill(str(seconds))
+    page.get_by_label("Priority").select_option(label=priority)
+    page.get_by_label("Concurrency key (optional)").fill(concurrency_key)
     page.get_by_role("button", name="Submit job").click()
     expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
     return int(page.url.rsplit("/", 1)[1])
@@ -147,6 +150,36 @@ def test_a_job_page_follows_its_latest_attempts_across_the_executions_pages(brow
     expect(cards).to_have_count(50)
     expect(cards.first).to_contain_text("Attempt 11")
     expect(page.locator("#executions-older")).to_contain_text("The latest 50 of 61 attempts")
+
+
+def test_a_job_waiting_past_the_aging_time_shows_the_class_it_is_ordered_in(browse, site):
+    """SPEC §10: a low job held back by its concurrency key, waiting over 2 hours, is
+    ordered as high; the job page and the dashboard say so beside its own priority."""
+    username = fresh_name("fay")
+    WebSession(site.url).register(username)
+    page = browse().page
+    log_in(page, username)
+    blocker = submit_sleep(page, "holds the key", seconds=600, concurrency_key="deploy")
+    expect(page.locator("#job-status")).to_have_text("running")
+    waiting = submit_sleep(page, "waits", seconds=1, concurrency_key="deploy", priority="Low")
+    aged = page.locator('[data-field="priority-badge"] .aged-badge')
+    expect(aged).to_be_hidden()
+    engine = create_engine(site.database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET queued_at = :at WHERE id = :id"),
+                     {"at": "2000-01-01 00:00:00.000000", "id": waiting})
+    engine.dispose()
+    page.reload()
+    expect(page.locator("#job-status")).to_have_text("pending")
+    expect(aged).to_have_text("\u2191 high")
+    page.goto("/")
+    row = page.locator(f'#jobs-body tr[data-job-id="{waiting}"]')
+    expect(row.locator(".priority-badge")).to_have_text("low")
+    expect(row.locator(".aged-badge")).to_have_text("\u2191 high")
+    expect(page.locator(f'#jobs-body tr[data-job-id="{blocker}"] .aged-badge')).to_be_hidden()
+    page.goto(f"/jobs/{blocker}")
+    page.get_by_role("button", name="Cancel").first.click()
+    expect(page.locator("#job-status")).to_have_text("cancelled")
 
 
 def test_the_form_describes_the_chosen_task_and_shows_errors_inline(browse):

@@ -13,6 +13,7 @@ from jobsched.scheduler.events import JobChanged
 from jobsched.scheduler.node import SchedulerNode
 from jobsched.scheduler.nodeconfig import NodeRuntime, NodeSettings
 from jobsched.scheduler.ordering import queue_key
+from jobsched.scheduler.policy import QueuePolicy
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.scheduler.states import JobStatus
 from jobsched.scheduler.store import Dequeued, NodeConflict, NodeInfo
@@ -149,6 +150,23 @@ def test_an_edit_reorders_the_queue_at_once(store, clock, make_node):
     node.notify([second.id])
     node.tick()
     assert ran == [2, 1]
+
+
+def test_under_aging_a_job_that_waited_runs_before_a_newer_one_of_a_higher_class(
+        store, clock, make_node):
+    """SPEC §10: with JOBSCHED_AGING_SECONDS = 60, a low job waiting 2 minutes is ordered as
+    high; time alone re-orders the scheduler's queue (no edit, no notification)."""
+    ran: list[int] = []
+    registry = registry_with(record=lambda ctx, n: ran.append(n))
+    node = make_node(store, clock, registry, concurrency=1, limit=1,
+                     queue_policy=QueuePolicy(aging_seconds=60))
+    old = store.add(task="record", args={"n": 1}, priority="low")
+    clock.advance(90)  # the low job is ordered as medium now: by id, before the new one
+    store.add(task="record", args={"n": 2}, priority="medium")
+    clock.advance(30)  # and as high at 120 s
+    store.add(task="record", args={"n": 3}, priority="high")
+    node.tick()
+    assert ran == [1, 3, 2] and store.get(old.id).attempts == 1
 
 
 def count_fetches(store, monkeypatch) -> list[set[int]]:

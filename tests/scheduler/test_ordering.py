@@ -33,7 +33,7 @@ def test_queue_key_orders_priority_then_deadline_then_id():
 
 def test_queue_key_treats_naive_deadline_as_utc():
     naive = QueuedJob(1, Priority.HIGH, datetime(2030, 1, 1, 12), None)
-    assert queue_key(naive)[1] == T0
+    assert queue_key(naive)[2] == T0
 
 
 def test_micros_round_trip_exactly():

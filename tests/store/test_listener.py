@@ -11,9 +11,10 @@ from sqlalchemy import Engine, create_engine, delete, insert, text, update
 
 from jobsched.models import User
 from jobsched.scheduler.clock import utcnow
+from jobsched.scheduler.limits import DEFAULT_TIMEOUT_SECONDS
 from jobsched.scheduler.node import SchedulerNode
 from jobsched.scheduler.nodeconfig import NodeSettings
-from jobsched.scheduler.ordering import to_micros
+from jobsched.scheduler.ordering import from_micros, to_micros
 from jobsched.scheduler.registry import TaskRegistry
 from jobsched.scheduler.states import Priority
 from jobsched.scheduler.store import Dequeued, JobChange, QueuedJob, Released
@@ -21,6 +22,8 @@ from jobsched.storage import listener as listener_module
 from jobsched.storage.listener import JobListener, libpq_dsn, parse_payload
 from jobsched.storage.store import SqlJobStore, jobs
 from tests.helpers import T0, RecordingSink, wait_until
+
+QUEUED_AT = datetime(2026, 12, 7, 5, 8, 40, 389923, tzinfo=UTC)
 
 
 def change_id(change: JobChange) -> int | None:
@@ -226,8 +229,17 @@ def test_a_retry_frees_the_slot_and_queues_the_job_again():
         QueuedJob(42, Priority.HIGH, None, None, 7, "k"), Released(7, "k")]
 
 
+def test_a_pending_payload_carries_what_the_queue_policy_orders_by():
+    """0009's run_at field: run_at, queued_at and the expected run time."""
+    assert parse_payload("42:pending:high::,1000000,30:7:0:k@1") == [QueuedJob(
+        42, Priority.HIGH, None, None, 7, "k", from_micros(1_000_000), 30.0)]
+    assert parse_payload("42:pending:high::5,1000000,30.5:7:0:@1") == [QueuedJob(
+        42, Priority.HIGH, None, from_micros(5), 7, None, from_micros(1_000_000), 30.5)]
+
+
 @pytest.mark.parametrize("payload", ["42:running:7:2:@1", "42:running:x:0:@1",
-                                     "42:pending:low:::7:@1", "42:running:7:0@1"])
+                                     "42:pending:low:::7:@1", "42:running:7:0@1",
+                                     "42:pending:low::,1:7:0:@1", "42:pending:low::1,x,3:7:0:@1"])
 def test_a_malformed_group_is_an_id_to_reread(payload):
     assert parse_payload(payload) == [42]
 
@@ -246,10 +258,11 @@ def test_payloads_carry_the_exact_queue_state(engine, owner, listener, recorder)
         job_id = conn.scalar(insert(jobs).values(
             name="job", task="sleep", args={}, priority="low", status="pending",
             owner_id=owner, deadline=deadline, run_at=run_at, created_at=utcnow(),
-            updated_at=utcnow(),
+            updated_at=utcnow(), queued_at=QUEUED_AT, timeout_seconds=90,
         ).returning(jobs.c.id))
     wait_until(lambda: job_id in recorder.ids())
-    assert recorder.changes(job_id) == [QueuedJob(job_id, Priority.LOW, deadline, run_at, owner)]
+    assert recorder.changes(job_id) == [
+        QueuedJob(job_id, Priority.LOW, deadline, run_at, owner, None, QUEUED_AT, 90)]
     assert SqlJobStore(engine).fetch_queued([job_id]) == recorder.changes(job_id)
 
 
@@ -258,12 +271,13 @@ def test_a_wake_up_delivers_the_last_state_of_each_job(engine, owner, listener, 
     with engine.begin() as conn:
         edited, cancelled = (conn.scalar(insert(jobs).values(
             name="job", task="sleep", args={}, priority="low", status="pending",
-            owner_id=owner, created_at=utcnow(), updated_at=utcnow(),
+            owner_id=owner, created_at=utcnow(), updated_at=utcnow(), queued_at=QUEUED_AT,
         ).returning(jobs.c.id)) for _ in range(2))
         conn.execute(update(jobs).where(jobs.c.id == edited).values(priority="high"))
         conn.execute(update(jobs).where(jobs.c.id == cancelled).values(status="cancelled"))
     wait_until(lambda: recorder.ids() >= {edited, cancelled})
-    assert recorder.batches == [[QueuedJob(edited, Priority.HIGH, None, None, owner),
+    assert recorder.batches == [[QueuedJob(edited, Priority.HIGH, None, None, owner, None,
+                                           QUEUED_AT, DEFAULT_TIMEOUT_SECONDS),
                                  Dequeued(cancelled)]]
 
 
@@ -275,13 +289,15 @@ def test_a_job_back_in_its_first_state_within_one_transaction_arrives_so(
     with engine.begin() as conn:
         job_id = conn.scalar(insert(jobs).values(
             name="job", task="sleep", args={}, priority="low", status="pending",
-            owner_id=owner, created_at=utcnow(), updated_at=utcnow(),
+            owner_id=owner, created_at=utcnow(), updated_at=utcnow(), queued_at=QUEUED_AT,
         ).returning(jobs.c.id))
         for status in ("running", "pending"):
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(status=status))
     wait_until(lambda: job_id in recorder.ids())
-    assert recorder.batches[-1] == [QueuedJob(job_id, Priority.LOW, None, None, owner),
-                                    Released(owner)]  # it was running a moment
+    assert recorder.batches[-1] == [
+        QueuedJob(job_id, Priority.LOW, None, None, owner, None, QUEUED_AT,
+                  DEFAULT_TIMEOUT_SECONDS),
+        Released(owner)]  # it was running a moment
 
 
 def test_what_follows_the_at_sign_only_makes_a_payload_unique():

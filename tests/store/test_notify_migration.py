@@ -1,5 +1,5 @@
-"""Migrations 0003 and 0007 on PostgreSQL: the NOTIFY function of each, and the one before
-back on downgrade."""
+"""Migrations 0003, 0007 and 0009 on PostgreSQL: the NOTIFY function of each, and the one
+before back on downgrade."""
 from __future__ import annotations
 
 import importlib.util
@@ -66,7 +66,17 @@ def test_0007_adds_the_fair_use_groups_and_its_downgrade_restores_0003s_function
         "0007_notify_released_slots")
     assert body(groups.QUEUE_STATE_FUNCTION) == body(queue_state.QUEUE_STATE_FUNCTION)
     with scratch_database(postgres_url(), prefix="jobsched_notify") as url:
-        migrate(url, "head")
+        migrate(url, "0007")
         assert notify_function_body(url) == body(groups.GROUPS_FUNCTION)
         migrate(url, "0006", down=True)
         assert notify_function_body(url) == body(queue_state.QUEUE_STATE_FUNCTION)
+
+
+@pytest.mark.postgres
+def test_0009_adds_the_queue_policy_fields_and_its_downgrade_restores_0007s_function_exactly():
+    groups, policy = migration("0007_notify_released_slots"), migration("0009_queue_policy")
+    with scratch_database(postgres_url(), prefix="jobsched_notify") as url:
+        migrate(url, "head")
+        assert notify_function_body(url) == body(policy.POLICY_FUNCTION)
+        migrate(url, "0008", down=True)
+        assert notify_function_body(url) == body(groups.GROUPS_FUNCTION)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from config import ConfigError, database_url, normalize_database_url, settings_from_env
+from jobsched.scheduler.policy import Overload, QueuePolicy, queue_policy
 
 KEY = "k" * 40
 
@@ -353,3 +354,30 @@ def test_high_priority_is_all_or_admins(tmp_path, raw, value):
 def test_high_priority_refuses_other_values(tmp_path):
     with pytest.raises(ConfigError, match="JOBSCHED_HIGH_PRIORITY"):
         settings(tmp_path, JOBSCHED_HIGH_PRIORITY="nobody")
+
+
+def test_queue_policy_defaults_to_the_strict_order_without_aging(tmp_path):
+    result = settings(tmp_path)
+    assert result.get("JOBSCHED_AGING_SECONDS") is None  # the Config class default: None
+    assert result["JOBSCHED_OVERLOAD_POLICY"] == "strict"
+    assert queue_policy(result) == QueuePolicy()
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", 1), (" 600 ", 600), ("31536000", 31_536_000)])
+def test_aging_seconds_takes_a_second_to_a_year(tmp_path, raw, value):
+    result = settings(tmp_path, JOBSCHED_AGING_SECONDS=raw,
+                      JOBSCHED_OVERLOAD_POLICY="Feasible_First")
+    assert result["JOBSCHED_AGING_SECONDS"] == value
+    assert queue_policy(result) == QueuePolicy(value, Overload.FEASIBLE_FIRST)
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "31536001", "soon", "1.5"])
+def test_aging_seconds_refuses_other_values(tmp_path, raw):
+    with pytest.raises(ConfigError, match="JOBSCHED_AGING_SECONDS"):
+        settings(tmp_path, JOBSCHED_AGING_SECONDS=raw)
+
+
+def test_overload_policy_refuses_other_values(tmp_path):
+    with pytest.raises(ConfigError, match="JOBSCHED_OVERLOAD_POLICY must be one of strict, "
+                                          "feasible_first"):
+        settings(tmp_path, JOBSCHED_OVERLOAD_POLICY="edf")
