@@ -41,6 +41,7 @@ from .scheduler.limits import (
     PROGRESS_MAX,
     PROGRESS_MIN,
     TIMEOUT_RANGE,
+    UNIQUE_KEY_MAX,
     between_sql,
 )
 from .scheduler.states import PRIORITY_RANK, ExecutionStatus, JobStatus, NodeStatus, Priority
@@ -135,6 +136,11 @@ def _priority_rank_sql() -> str:
 PRIORITY_RANK_SQL = _priority_rank_sql()
 
 
+# While a job holds its unique key (SPEC §12).
+UNIQUE_WHILE = "unique_key IS NOT NULL AND status IN ('pending', 'running')"
+UNIQUE_INDEX = "uq_jobs_owner_unique_key"
+
+
 class Job(db.Model):
     __tablename__ = "jobs"
     __table_args__ = (
@@ -151,6 +157,9 @@ class Job(db.Model):
         CheckConstraint("concurrency_key IS NULL OR "
                         + between_sql("length(concurrency_key)", 1, CONCURRENCY_KEY_MAX),
                         name="concurrency_key"),
+        CheckConstraint("unique_key IS NULL OR "
+                        + between_sql("length(unique_key)", 1, UNIQUE_KEY_MAX),
+                        name="unique_key"),
         # The scheduler's queue order (SPEC §5) over pending jobs only; deadline ASC puts
         # NULLs last on PostgreSQL, which matches "no deadline after any deadline".
         # Both partial indexes also carry what the stats' live count reads (jobs/queries.py
@@ -170,6 +179,9 @@ class Job(db.Model):
             "ix_jobs_running_owner_key", "owner_id", "concurrency_key",
             postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'"),
         ),
+        # SPEC §12: one pending-or-running job per (owner, unique key), by construction.
+        Index("uq_jobs_owner_unique_key", "owner_id", "unique_key", unique=True,
+              postgresql_where=text(UNIQUE_WHILE), sqlite_where=text(UNIQUE_WHILE)),
         Index("ix_jobs_owner_id_id", "owner_id", "id"),
         Index("ix_jobs_status_priority", "status", "priority"),
         Index("ix_jobs_created_at", "created_at"),
@@ -197,6 +209,8 @@ class Job(db.Model):
     # The database's default only: statements written for older schemas leave it out.
     concurrency_limit: Mapped[int] = mapped_column(
         Integer, server_default=str(DEFAULT_CONCURRENCY_LIMIT))
+    # SPEC §12: while a job of the owner with this key is pending or running, no other.
+    unique_key: Mapped[str | None] = mapped_column(String(UNIQUE_KEY_MAX))
     progress: Mapped[int | None] = mapped_column(SmallInteger)
     result: Mapped[Any] = mapped_column(JsonValue, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)

@@ -18,6 +18,7 @@ from flask_restx import Api
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from ..jobs.errors import (
+    DuplicateJob,
     Forbidden,
     JobNotFound,
     QuotaExceeded,
@@ -68,7 +69,9 @@ def _normalised(result: Any) -> ErrorResult:
     if not isinstance(body, dict):
         body = {}
     message = str(body.get("message") or "Error.")
-    return error_body(message, body.get("errors")), code, (rest[0] if rest else {})
+    # A handler's own fields beyond the two (e.g. existing_id) stay.
+    extra = {k: v for k, v in body.items() if k not in ("message", "errors")}
+    return {**error_body(message, body.get("errors")), **extra}, code, (rest[0] if rest else {})
 
 
 def http_error(e: HTTPException) -> ErrorResult:
@@ -124,6 +127,13 @@ def register_error_handlers(api: Api) -> None:
         done = _ACTIONS.get(error.target, f"become {error.target.value}")
         message = f"A {error.current.value} job cannot {done}."
         return error_body(message), 409, {}
+
+    @api.errorhandler(DuplicateJob)
+    def duplicate_job(error: DuplicateJob) -> ErrorResult:
+        """Another pending or running job of yours holds this unique_key (`existing_id`);
+        nothing was stored."""
+        body = error_body(str(error), {"unique_key": f"Held by job {error.existing_id}."})
+        return {**body, "existing_id": error.existing_id}, 409, {}
 
     @api.errorhandler(WrongState)
     def wrong_state(error: WrongState) -> ErrorResult:

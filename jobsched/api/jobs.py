@@ -85,13 +85,15 @@ class JobList(Resource):
     @ns.expect(job_in, validate=True)
     @ns.response(201, "The new job.", job_out,
                  headers={"Location": "The job's URL."})
-    @error_responses(ns, 400, 401, 403, 413, 415, 429)
+    @error_responses(ns, 400, 401, 403, 409, 413, 415, 429)
     def post(self) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Submit a job; it waits in the queue until the scheduler runs it.
 
         Fair use (SPEC §10): 403 with errors.priority for a high priority only admins may
         use; 429 with errors.quota when you have your limit of pending jobs already, or with
-        errors.rate and a Retry-After header past the submission rate. Nothing is stored.
+        errors.rate and a Retry-After header past the submission rate. Unique jobs (SPEC
+        §12): 409 with existing_id when a pending or running job of yours holds the
+        unique_key. Nothing is stored.
         """
         rules = current_rules()
         with submitting(caller(), rules):

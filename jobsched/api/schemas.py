@@ -28,6 +28,7 @@ from ..scheduler.limits import (
     PROGRESS_MIN,
     TIMEOUT_MAX,
     TIMEOUT_MIN,
+    UNIQUE_KEY_MAX,
 )
 from ..scheduler.states import ExecutionStatus, JobStatus, Priority
 
@@ -39,6 +40,11 @@ CONCURRENCY_KEY = (
     f"At most concurrency_limit of the owner's jobs with this key run at once; keys are per "
     f"owner. 1–{CONCURRENCY_KEY_MAX} characters, surrounding whitespace removed. null (the "
     f"default) means no key, and in a change clears it; an empty or blank key is refused (400)."
+)
+UNIQUE_KEY = (
+    f"While a job of yours with this key is pending or running, another create with it "
+    f"answers 409 with `existing_id` and stores nothing (SPEC §12). 1–{UNIQUE_KEY_MAX} "
+    f"characters, surrounding whitespace removed; null (the default): none. Set at creation."
 )
 CONCURRENCY_LIMIT = (
     f"How many of the owner's jobs with this job's concurrency_key may run at once "
@@ -144,6 +150,8 @@ def _editable(name_required: bool) -> dict[str, fields.Raw]:
 job_in = StrictModel("JobIn", {
     "task": fields.String(description="A registered task's name.", default="sleep",
                           example="sleep"),
+    "unique_key": NullableString(min_length=1, max_length=UNIQUE_KEY_MAX,
+                                 description=UNIQUE_KEY, example="report-2030-01-31"),
     **_editable(name_required=True),
 }, strict=True)
 
@@ -177,6 +185,8 @@ job_out = Model("Job", {
                             description=CONCURRENCY_KEY),
     "concurrency_limit": _out(fields.Integer, min=CONCURRENCY_LIMIT_MIN,
                               max=CONCURRENCY_LIMIT_MAX, description=CONCURRENCY_LIMIT),
+    "unique_key": _out(NullableString, min_length=1, max_length=UNIQUE_KEY_MAX,
+                       description=UNIQUE_KEY),
     "progress": _out(NullableInteger, min=PROGRESS_MIN, max=PROGRESS_MAX),
     "result": _out(AnyJson, description="The task's return value."),
     "error": _out(NullableString, description="The last failure's message."),

@@ -48,5 +48,16 @@ class QuotaExceeded(Exception):
         self.limit = limit
 
 
+class DuplicateJob(Exception):
+    """Another pending or running job of the owner holds this unique key (409, SPEC §12);
+    `existing_id` is that job (None when it let go of the key meanwhile)."""
+
+    def __init__(self, key: str, existing_id: int | None) -> None:
+        super().__init__(f"Job {existing_id} already holds unique key {key!r} (it is pending "
+                         "or running); nothing was stored.")
+        self.key = key
+        self.existing_id = existing_id
+
+
 class WrongState(Exception):
     """A change that only a job in another state allows, e.g. editing a running job (409)."""

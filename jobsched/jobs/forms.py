@@ -48,6 +48,7 @@ from ..scheduler.limits import (
     MAX_DESCRIPTION,
     NAME_MAX,
     TIMEOUT_RANGE,
+    UNIQUE_KEY_MAX,
 )
 from ..scheduler.registry import Task
 from ..scheduler.states import Priority
@@ -57,7 +58,7 @@ LONG_TEXT = 200  # string args allowed to be longer than this get a text area
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 PRIORITY_CHOICES = [SelectChoice(p.value, p.value.capitalize()) for p in Priority]
 JOB_FIELDS = ("name", "description", "task", "priority", "deadline", "run_at", "max_attempts",
-              "timeout_seconds", "concurrency_key", "concurrency_limit")
+              "timeout_seconds", "concurrency_key", "concurrency_limit", "unique_key")
 
 
 class UtcDateTimeField(DateTimeLocalField):
@@ -136,6 +137,14 @@ class JobForm(FlaskForm):
         description="Your jobs with the same key share its concurrency limit, e.g. one "
                     "deploy-prod at a time. Empty: no key.",
     )
+    unique_key = StringField(
+        "Unique key (optional)", filters=[strip],
+        validators=[MaxLength(UNIQUE_KEY_MAX)],
+        render_kw={"maxlength": UNIQUE_KEY_MAX, "autocomplete": "off",
+                   "placeholder": "e.g. report-2030-01-31"},
+        description="While a job of yours with this key is pending or running, another one "
+                    "with it is refused. Empty: no key.",
+    )
     concurrency_limit = WholeNumberField(
         "Concurrency limit", default=DEFAULT_CONCURRENCY_LIMIT,
         validators=[InputRequired("Enter how many may run at once."),
@@ -176,6 +185,7 @@ class JobForm(FlaskForm):
             "timeout_seconds": self.timeout_seconds.data,
             "concurrency_key": self.concurrency_key.data or None,  # empty: no key
             "concurrency_limit": self.concurrency_limit.data,
+            "unique_key": self.unique_key.data or None,  # empty: no key
         }
 
 

@@ -76,6 +76,7 @@ def job_to_json(
         "timeout_seconds": job.timeout_seconds,
         "concurrency_key": job.concurrency_key,
         "concurrency_limit": job.concurrency_limit,
+        "unique_key": job.unique_key,
         "progress": job.progress,
         "result": job.result,
         "error": job.error,

@@ -31,6 +31,7 @@ from ..scheduler.limits import (
     MAX_JSON_DEPTH,
     NAME_MAX,
     TIMEOUT_RANGE,
+    UNIQUE_KEY_MAX,
     nests_deeper_than,
 )
 from ..scheduler.registry import Task, TaskRegistry, UnknownTask
@@ -45,22 +46,23 @@ from ..scheduler.states import (
 from ..scheduler.storable import storable_problem
 from ..storage.queue import db_now
 from ..storage.timesql import seconds_between
-from .errors import Forbidden, JobNotFound, ValidationFailed, WrongState
+from .errors import DuplicateJob, Forbidden, JobNotFound, ValidationFailed, WrongState
 from .fair_use import DEFAULT_RULES, FairUse, check_priority, reserve_pending
 from .queries import find_visible_job
 from .serialize import parse_datetime
+from .unique import unique_key_held
 
 # What a user may set (SPEC §6): everything else on a job belongs to the scheduler.
 EDITABLE_FIELDS = (
     "name", "description", "args", "priority", "deadline", "run_at", "max_attempts",
     "timeout_seconds", "concurrency_key", "concurrency_limit",
 )
-CREATE_FIELDS = ("task", *EDITABLE_FIELDS)
+CREATE_FIELDS = ("task", "unique_key", *EDITABLE_FIELDS)
 DEFAULTS: dict[str, Any] = {
     "description": "", "task": "sleep", "args": {}, "priority": Priority.MEDIUM.value,
     "deadline": None, "run_at": None, "max_attempts": DEFAULT_MAX_ATTEMPTS,
     "timeout_seconds": DEFAULT_TIMEOUT_SECONDS, "concurrency_key": None,
-    "concurrency_limit": DEFAULT_CONCURRENCY_LIMIT,
+    "concurrency_limit": DEFAULT_CONCURRENCY_LIMIT, "unique_key": None,
 }
 # A conditional write that lost a race re-reads the job and decides again, a few times.
 _RACE_ATTEMPTS = 5
@@ -87,14 +89,34 @@ def create_job(
     task = task_for(registry, user, values["task"])
     values["args"] = checked_args(registry, task, values["args"])
     row = {"owner_id": user.id, "status": JobStatus.PENDING.value, **values}
-    with _write_transaction(session, after_reads="keep"):
-        reserve_pending(session, user.id, 1, rules)
-        # RETURNING gives the job as stored (JSONB's form of args, every column) in the
-        # INSERT's own round trip, and a commit that keeps it loaded answers the caller
-        # without reading it again.
-        job = session.scalars(insert(Job).returning(Job), [row]).one()
-        commit_keeping_loaded(session)
+    job = _while_key_moves(lambda: _insert_job(session, row, rules))
     sink.publish(JobChanged(job.id, job.owner_id))
+    return job
+
+
+def _while_key_moves(write: Callable[[], Job]) -> Job:
+    """Run a write refused with DuplicateJob again while the key's holder lets go of it
+    between the refusal and the read of who holds it."""
+    for _ in range(_RACE_ATTEMPTS):
+        try:
+            return write()
+        except DuplicateJob as duplicate:
+            if duplicate.existing_id is not None:
+                raise
+    raise WrongState("The unique key kept changing hands; try again.")
+
+
+def _insert_job(session: Session, row: dict[str, Any], rules: FairUse) -> Job:
+    """INSERT one pending job within the pending quota; DuplicateJob if its unique key is
+    held already (SPEC §12)."""
+    with unique_key_held(session, row["owner_id"], row.get("unique_key")):
+        with _write_transaction(session, after_reads="keep"):
+            reserve_pending(session, row["owner_id"], 1, rules)
+            # RETURNING gives the job as stored (JSONB's form of args, every column) in the
+            # INSERT's own round trip, and a commit that keeps it loaded answers the caller
+            # without reading it again.
+            job = session.scalars(insert(Job).returning(Job), [row]).one()
+            commit_keeping_loaded(session)
     return job
 
 
@@ -159,7 +181,14 @@ def retry_job(
             "queued_at": db_now(),  # back in the queue now: it ages from here (SPEC §10)
         }
 
-    return _change(session, user, job_id, decide, sink)
+    job = get_job(session, user, job_id)
+    owner_id, key = job.owner_id, job.unique_key
+
+    def write() -> Job:
+        with unique_key_held(session, owner_id, key):
+            return _change(session, user, job_id, decide, sink)
+
+    return _while_key_moves(write)
 
 
 def delete_job(session: Session, user: User, job_id: int, sink: EventSink) -> None:
@@ -316,15 +345,19 @@ def _description(value: Any) -> str:
     return description
 
 
-def _concurrency_key(value: Any) -> str | None:
+def _key(longest: int) -> Callable[[Any], str | None]:
     """A key stripped like a name; null means none (and clears one on update). Blank text
-    is refused rather than read as null, as a blank name or deadline is (SPEC §10)."""
-    if value is None:
-        return None
-    key = _text(value).strip()
-    if not 1 <= len(key) <= CONCURRENCY_KEY_MAX:
-        raise ValueError(f"Use 1–{CONCURRENCY_KEY_MAX} characters, or null for no key.")
-    return key
+    is refused rather than read as null, as a blank name or deadline is (SPEC §10, §12)."""
+
+    def clean(value: Any) -> str | None:
+        if value is None:
+            return None
+        key = _text(value).strip()
+        if not 1 <= len(key) <= longest:
+            raise ValueError(f"Use 1–{longest} characters, or null for no key.")
+        return key
+
+    return clean
 
 
 def _text(value: Any) -> str:
@@ -387,6 +420,7 @@ _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "run_at": parse_datetime,
     "max_attempts": int_between(*ATTEMPTS_RANGE),
     "timeout_seconds": int_between(*TIMEOUT_RANGE),
-    "concurrency_key": _concurrency_key,
+    "concurrency_key": _key(CONCURRENCY_KEY_MAX),
+    "unique_key": _key(UNIQUE_KEY_MAX),
     "concurrency_limit": int_between(*CONCURRENCY_LIMIT_RANGE),
 }

@@ -21,7 +21,14 @@ from ..scheduler.policy import queue_policy
 from ..scheduler.registry import Task
 from ..scheduler.states import InvalidTransition
 from . import queries, service
-from .errors import Forbidden, JobNotFound, QuotaExceeded, ValidationFailed, WrongState
+from .errors import (
+    DuplicateJob,
+    Forbidden,
+    JobNotFound,
+    QuotaExceeded,
+    ValidationFailed,
+    WrongState,
+)
 from .fair_use import SubmitRateExceeded, current_rules, may_use_high, submitting
 from .forms import JobForm, args_form, attach_errors, collected_args, raw_args
 from .serialize import execution_to_json, job_to_json
@@ -107,6 +114,10 @@ def _submit(form: JobForm, arg_forms: dict[str, Any]) -> tuple[Job | None, list[
         # A refusal naming no field (none the form offers) still gets said.
         return None, attach_errors(form, task_args, error.errors, raw) or (
             [] if error.errors else [_refusal(error)])
+    except DuplicateJob as duplicate:
+        held = {"unique_key": f"Job {duplicate.existing_id} holds this key (it is pending or "
+                              "running); nothing was stored."}
+        return None, attach_errors(form, task_args, held, raw)
     return job, []
 
 

@@ -17,6 +17,7 @@ PROGRESS_MIN, PROGRESS_MAX = 0, 100  # percent
 OUTPUT_LIMIT_BYTES = 64 * 1024  # an execution keeps the last 64 KiB of output
 
 CONCURRENCY_KEY_MAX = 100  # characters, at least 1 (SPEC §10)
+UNIQUE_KEY_MAX = 200  # characters, at least 1 (SPEC §12)
 CONCURRENCY_LIMIT_MIN, CONCURRENCY_LIMIT_MAX = 1, 1000
 
 DEFAULT_MAX_ATTEMPTS = 3
