@@ -157,6 +157,7 @@ class Job(db.Model):
         CheckConstraint("concurrency_key IS NULL OR "
                         + between_sql("length(concurrency_key)", 1, CONCURRENCY_KEY_MAX),
                         name="concurrency_key"),
+        CheckConstraint("waiting_on >= 0", name="waiting_on"),
         CheckConstraint("unique_key IS NULL OR "
                         + between_sql("length(unique_key)", 1, UNIQUE_KEY_MAX),
                         name="unique_key"),
@@ -167,7 +168,7 @@ class Job(db.Model):
         Index(
             "ix_jobs_queue", "priority_rank", "deadline", "id",
             postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'"),
-            postgresql_include=["run_at", "deadline_missed", "owner_id"],
+            postgresql_include=["run_at", "deadline_missed", "owner_id", "waiting_on"],
         ),
         Index(
             "ix_jobs_running_lease", "lease_expires_at",
@@ -211,6 +212,8 @@ class Job(db.Model):
         Integer, server_default=str(DEFAULT_CONCURRENCY_LIMIT))
     # SPEC §12: while a job of the owner with this key is pending or running, no other.
     unique_key: Mapped[str | None] = mapped_column(String(UNIQUE_KEY_MAX))
+    # SPEC §12: how many of the jobs it depends on have not completed yet; eligible at 0.
+    waiting_on: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     progress: Mapped[int | None] = mapped_column(SmallInteger)
     result: Mapped[Any] = mapped_column(JsonValue, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)
@@ -231,6 +234,10 @@ class Job(db.Model):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner: Mapped[User] = relationship(lazy="joined")
+    # What it depends on (SPEC §12), loaded for a whole page of jobs in one query.
+    dependencies: Mapped[list[JobDependency]] = relationship(
+        primaryjoin="Job.id == JobDependency.job_id", viewonly=True, lazy="selectin",
+        order_by="JobDependency.depends_on_id")
     executions: Mapped[list[Execution]] = relationship(
         back_populates="job", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Execution.id",
@@ -259,6 +266,22 @@ class JobCount(db.Model):
     ran: Mapped[int] = mapped_column(BigInteger)  # jobs with started_at and finished_at
     run_us: Mapped[int] = mapped_column(BigInteger)  # sum of finished_at - started_at
     missed: Mapped[int] = mapped_column(BigInteger)  # jobs flagged deadline_missed
+
+
+class JobDependency(db.Model):
+    """`job_id` may run only once `depends_on_id` completed (SPEC §12). Deleting either job
+    deletes the edge; the service settles the dependents first (storage/dependencies.py)."""
+
+    __tablename__ = "job_dependencies"
+    __table_args__ = (
+        CheckConstraint("job_id <> depends_on_id", name="not_itself"),
+        Index("ix_job_dependencies_depends_on_id", "depends_on_id"),
+    )
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    depends_on_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"),
+                                               primary_key=True)
 
 
 class Execution(db.Model):

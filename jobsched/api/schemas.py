@@ -13,6 +13,7 @@ from typing import Any
 from flask_restx import Model, Namespace, fields
 from jsonschema import Draft202012Validator
 
+from ..jobs.depends import MAX_DEPENDS_ON
 from ..jobs.errors import ValidationFailed
 from ..scheduler.limits import (
     ATTEMPTS_MAX,
@@ -40,6 +41,12 @@ CONCURRENCY_KEY = (
     f"At most concurrency_limit of the owner's jobs with this key run at once; keys are per "
     f"owner. 1–{CONCURRENCY_KEY_MAX} characters, surrounding whitespace removed. null (the "
     f"default) means no key, and in a change clears it; an empty or blank key is refused (400)."
+)
+DEPENDS_ON = (
+    f"Ids of up to {MAX_DEPENDS_ON} jobs you can see that must complete before this one may "
+    f"run (SPEC §12; default none). When one of them fails, is cancelled or is deleted, this "
+    f"job is cancelled, its error naming that job, and so on down the chain. A change "
+    f"replaces the list; a cycle, an unknown id or a job that failed or was cancelled is 400."
 )
 UNIQUE_KEY = (
     f"While a job of yours with this key is pending or running, another create with it "
@@ -144,6 +151,8 @@ def _editable(name_required: bool) -> dict[str, fields.Raw]:
         "concurrency_limit": fields.Integer(min=CONCURRENCY_LIMIT_MIN, max=CONCURRENCY_LIMIT_MAX,
                                             default=DEFAULT_CONCURRENCY_LIMIT,
                                             description=CONCURRENCY_LIMIT),
+        # At most MAX_DEPENDS_ON, said by the service: a schema error would echo the list.
+        "depends_on": fields.List(fields.Integer(min=1), description=DEPENDS_ON, example=[]),
     }
 
 
@@ -187,6 +196,8 @@ job_out = Model("Job", {
                               max=CONCURRENCY_LIMIT_MAX, description=CONCURRENCY_LIMIT),
     "unique_key": _out(NullableString, min_length=1, max_length=UNIQUE_KEY_MAX,
                        description=UNIQUE_KEY),
+    "depends_on": fields.List(fields.Integer, required=True, readonly=True,
+                              description=DEPENDS_ON),
     "progress": _out(NullableInteger, min=PROGRESS_MIN, max=PROGRESS_MAX),
     "result": _out(AnyJson, description="The task's return value."),
     "error": _out(NullableString, description="The last failure's message."),

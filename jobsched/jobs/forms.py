@@ -53,12 +53,14 @@ from ..scheduler.limits import (
 from ..scheduler.registry import Task
 from ..scheduler.states import Priority
 from ..validators import MaxLength, strip
+from .depends import MAX_DEPENDS_ON
 
 LONG_TEXT = 200  # string args allowed to be longer than this get a text area
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 PRIORITY_CHOICES = [SelectChoice(p.value, p.value.capitalize()) for p in Priority]
 JOB_FIELDS = ("name", "description", "task", "priority", "deadline", "run_at", "max_attempts",
-              "timeout_seconds", "concurrency_key", "concurrency_limit", "unique_key")
+              "timeout_seconds", "concurrency_key", "concurrency_limit", "unique_key",
+              "depends_on")
 
 
 class UtcDateTimeField(DateTimeLocalField):
@@ -83,6 +85,27 @@ class WholeNumberField(IntegerField):
     def pre_validate(self, form: Form) -> None:
         if self.process_errors:
             raise StopValidation()  # a range check of nothing would only repeat the problem
+
+
+class JobIdsField(StringField):
+    """Job ids typed as "12, 15 18" (commas or spaces), as a list of ints; empty: none."""
+
+    data: list[int]
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = []
+        words = " ".join(valuelist).replace(",", " ").split()
+        if not all(word.isascii() and word.isdigit() and len(word) <= 10 for word in words):
+            raise ValueError("Enter job ids separated by commas, e.g. 12, 15.")
+        ids = list(dict.fromkeys(int(word) for word in words))
+        if len(ids) > MAX_DEPENDS_ON:
+            raise ValueError(f"Depend on at most {MAX_DEPENDS_ON} jobs.")
+        self.data = ids
+
+    def _value(self) -> str:
+        if self.raw_data:  # as typed, so a mistake can be corrected in place
+            return str(self.raw_data[0])
+        return ", ".join(map(str, self.data or []))
 
 
 class JobForm(FlaskForm):
@@ -137,6 +160,12 @@ class JobForm(FlaskForm):
         description="Your jobs with the same key share its concurrency limit, e.g. one "
                     "deploy-prod at a time. Empty: no key.",
     )
+    depends_on = JobIdsField(
+        "Depends on (optional)",
+        render_kw={"autocomplete": "off", "inputmode": "numeric", "placeholder": "e.g. 12, 15"},
+        description="Ids of jobs that must complete first; if one fails or is cancelled, "
+                    "this job is cancelled too.",
+    )
     unique_key = StringField(
         "Unique key (optional)", filters=[strip],
         validators=[MaxLength(UNIQUE_KEY_MAX)],
@@ -186,6 +215,7 @@ class JobForm(FlaskForm):
             "concurrency_key": self.concurrency_key.data or None,  # empty: no key
             "concurrency_limit": self.concurrency_limit.data,
             "unique_key": self.unique_key.data or None,  # empty: no key
+            "depends_on": self.depends_on.data or [],
         }
 
 

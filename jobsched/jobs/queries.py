@@ -306,7 +306,7 @@ def _live_query(user: User | None) -> Select[Any]:
     overdue = case(((Job.deadline < db_now()) & ~Job.deadline_missed, 1), else_=0)
     # ELIGIBLE without its status test: the WHERE has it, and a select list naming `status`
     # would rule out the index-only scan (status is the indexes' predicate, not a column).
-    due = or_(Job.run_at.is_(None), Job.run_at <= db_now())
+    due = or_(Job.run_at.is_(None), Job.run_at <= db_now()) & (Job.waiting_on == 0)
     pending = select(case((due, 1), else_=0).label("eligible"), overdue.label("overdue"))
     running = select(literal(0), overdue)
     unfinished = union_all(

@@ -77,6 +77,7 @@ def job_to_json(
         "concurrency_key": job.concurrency_key,
         "concurrency_limit": job.concurrency_limit,
         "unique_key": job.unique_key,
+        "depends_on": [edge.depends_on_id for edge in job.dependencies],
         "progress": job.progress,
         "result": job.result,
         "error": job.error,

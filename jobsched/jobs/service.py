@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, insert, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import IMMEDIATE, commit_keeping_loaded
 from ..models import Execution, Job, User
@@ -44,8 +45,10 @@ from ..scheduler.states import (
     transition,
 )
 from ..scheduler.storable import storable_problem
-from ..storage.queue import db_now
+from ..storage.dependencies import set_dependencies, settle_dependents
+from ..storage.queue import Instant, db_now
 from ..storage.timesql import seconds_between
+from .depends import check_no_cycle, clean_depends_on, lock_parents
 from .errors import DuplicateJob, Forbidden, JobNotFound, ValidationFailed, WrongState
 from .fair_use import DEFAULT_RULES, FairUse, check_priority, reserve_pending
 from .queries import find_visible_job
@@ -55,15 +58,17 @@ from .unique import unique_key_held
 # What a user may set (SPEC §6): everything else on a job belongs to the scheduler.
 EDITABLE_FIELDS = (
     "name", "description", "args", "priority", "deadline", "run_at", "max_attempts",
-    "timeout_seconds", "concurrency_key", "concurrency_limit",
+    "timeout_seconds", "concurrency_key", "concurrency_limit", "depends_on",
 )
 CREATE_FIELDS = ("task", "unique_key", *EDITABLE_FIELDS)
 DEFAULTS: dict[str, Any] = {
     "description": "", "task": "sleep", "args": {}, "priority": Priority.MEDIUM.value,
     "deadline": None, "run_at": None, "max_attempts": DEFAULT_MAX_ATTEMPTS,
     "timeout_seconds": DEFAULT_TIMEOUT_SECONDS, "concurrency_key": None,
-    "concurrency_limit": DEFAULT_CONCURRENCY_LIMIT, "unique_key": None,
+    "concurrency_limit": DEFAULT_CONCURRENCY_LIMIT, "unique_key": None, "depends_on": [],
 }
+# The database's now, for the SQL a change runs in its transaction.
+_NOW = Instant(db_now(), None)
 # A conditional write that lost a race re-reads the job and decides again, a few times.
 _RACE_ATTEMPTS = 5
 
@@ -88,8 +93,9 @@ def create_job(
     check_priority(user, values["priority"], rules)
     task = task_for(registry, user, values["task"])
     values["args"] = checked_args(registry, task, values["args"])
+    depends_on = values.pop("depends_on")
     row = {"owner_id": user.id, "status": JobStatus.PENDING.value, **values}
-    job = _while_key_moves(lambda: _insert_job(session, row, rules))
+    job = _while_key_moves(lambda: _insert_job(session, user, row, depends_on, rules))
     sink.publish(JobChanged(job.id, job.owner_id))
     return job
 
@@ -106,16 +112,24 @@ def _while_key_moves(write: Callable[[], Job]) -> Job:
     raise WrongState("The unique key kept changing hands; try again.")
 
 
-def _insert_job(session: Session, row: dict[str, Any], rules: FairUse) -> Job:
-    """INSERT one pending job within the pending quota; DuplicateJob if its unique key is
-    held already (SPEC §12)."""
+def _insert_job(
+    session: Session, user: User, row: dict[str, Any], depends_on: list[int], rules: FairUse,
+) -> Job:
+    """INSERT one pending job within the pending quota, waiting for the jobs it depends on;
+    DuplicateJob if its unique key is held already (SPEC §12)."""
     with unique_key_held(session, row["owner_id"], row.get("unique_key")):
         with _write_transaction(session, after_reads="keep"):
             reserve_pending(session, row["owner_id"], 1, rules)
+            waiting = lock_parents(session, user, depends_on)
             # RETURNING gives the job as stored (JSONB's form of args, every column) in the
             # INSERT's own round trip, and a commit that keeps it loaded answers the caller
             # without reading it again.
-            job = session.scalars(insert(Job).returning(Job), [row]).one()
+            inserted = insert(Job).returning(Job).options(lazyload(Job.dependencies))
+            job = session.scalars(inserted, [{**row, "waiting_on": waiting}]).one()
+            if depends_on:
+                set_dependencies(session.connection(), job.id, depends_on)
+            else:  # known to be none: answering needs no read of them
+                set_committed_value(job, "dependencies", [])
             commit_keeping_loaded(session)
     return job
 
@@ -130,6 +144,8 @@ def update_job(
     if "priority" in values:
         check_priority(user, values["priority"], rules)
 
+    depends_on = values.pop("depends_on", None)
+
     def decide(job: Job) -> dict[str, Any]:
         if job.status != JobStatus.PENDING.value:
             raise WrongState(f"Only a pending job can be changed; this one is {job.status}.")
@@ -137,14 +153,23 @@ def update_job(
         task = task_for(registry, user, job.task)
         if "args" in final:  # the task stays; its schema judges the new args
             final["args"] = checked_args(registry, task, final["args"])
+        if depends_on is not None:
+            check_no_cycle(session, job.id, depends_on)
+            final["waiting_on"] = lock_parents(session, user, depends_on)
         return final
 
-    return _change(session, user, job_id, decide, sink)
+    def replace_edges(job: Job) -> None:
+        if depends_on is not None:
+            set_dependencies(session.connection(), job.id, depends_on)
+
+    return _change(session, user, job_id, decide, sink, after_write=replace_edges)
 
 
 def cancel_job(session: Session, user: User, job_id: int, sink: EventSink) -> Job:
     """Cancel a pending or running job. A running one loses its lease at once: its execution
-    closes as cancelled here, and its scheduler sees the lease gone and stops the attempt."""
+    closes as cancelled here, and its scheduler sees the lease gone and stops the attempt.
+    The jobs waiting for it are cancelled with it (SPEC §12)."""
+    dependents: list[tuple[int, int]] = []
 
     def decide(job: Job) -> dict[str, Any]:
         transition(job.status, JobStatus.CANCELLED)  # finished jobs: InvalidTransition
@@ -159,15 +184,21 @@ def cancel_job(session: Session, user: User, job_id: int, sink: EventSink) -> Jo
         # the same lock order everywhere means no deadlock between a cancel and a finish.
         if job.status == JobStatus.RUNNING.value:
             _close_execution(session, job, f"cancelled by {user.username}")
+        dependents[:] = settle_dependents(session.connection(), job.id, JobStatus.CANCELLED,
+                                          _NOW)
 
-    return _change(session, user, job_id, decide, sink, after_write=close_attempt)
+    job = _change(session, user, job_id, decide, sink, after_write=close_attempt)
+    _publish_all(sink, dependents)
+    return job
 
 
 def retry_job(
     session: Session, user: User, job_id: int, sink: EventSink, rules: FairUse = DEFAULT_RULES,
 ) -> Job:
     """Put a failed or cancelled job back in the queue with a fresh set of attempts; its
-    earlier executions stay in the history. It counts against its owner's pending quota."""
+    earlier executions stay in the history. It counts against its owner's pending quota,
+    and waits again for the jobs it depends on that have not completed (one that failed or
+    was cancelled must be retried first: WrongState)."""
 
     def decide(job: Job) -> dict[str, Any]:
         current = JobStatus(job.status)
@@ -175,10 +206,15 @@ def retry_job(
             raise InvalidTransition(current, JobStatus.PENDING)
         transition(current, JobStatus.PENDING)  # completed jobs: InvalidTransition
         reserve_pending(session, job.owner_id, 1, rules)
+        try:
+            waiting = lock_parents(session, user, [e.depends_on_id for e in job.dependencies])
+        except ValidationFailed as refusal:
+            raise WrongState(f"{refusal.errors['depends_on']} Retry that job first.") from None
         return {
             "status": JobStatus.PENDING.value, "attempts": 0, "error": None, "result": None,
             "progress": None, "finished_at": None, "deadline_missed": False,
             "queued_at": db_now(),  # back in the queue now: it ages from here (SPEC §10)
+            "waiting_on": waiting,
         }
 
     job = get_job(session, user, job_id)
@@ -200,12 +236,19 @@ def delete_job(session: Session, user: User, job_id: int, sink: EventSink) -> No
                 raise WrongState("A running job cannot be deleted; cancel it first.")
             owner_id = job.owner_id
             session.execute(delete(Execution).where(Execution.job_id == job_id))
+            dependents = settle_dependents(session.connection(), job_id, None, _NOW)
             if _write(session, delete(Job).where(_unchanged(job))):
                 session.commit()
                 sink.publish(JobDeleted(job_id, owner_id))
+                _publish_all(sink, dependents)
                 return
             session.rollback()
     raise WrongState("The job kept changing while it was being deleted; try again.")
+
+
+def _publish_all(sink: EventSink, changed: list[tuple[int, int]]) -> None:
+    for job_id, owner_id in changed:
+        sink.publish(JobChanged(job_id, owner_id))
 
 
 def _change(
@@ -422,5 +465,6 @@ _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "timeout_seconds": int_between(*TIMEOUT_RANGE),
     "concurrency_key": _key(CONCURRENCY_KEY_MAX),
     "unique_key": _key(UNIQUE_KEY_MAX),
+    "depends_on": clean_depends_on,
     "concurrency_limit": int_between(*CONCURRENCY_LIMIT_RANGE),
 }

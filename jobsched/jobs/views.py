@@ -20,6 +20,7 @@ from ..runtime import event_sink, task_registry
 from ..scheduler.policy import queue_policy
 from ..scheduler.registry import Task
 from ..scheduler.states import InvalidTransition
+from ..storage.dependencies import related
 from . import queries, service
 from .errors import (
     DuplicateJob,
@@ -146,7 +147,11 @@ def detail(job_id: int) -> str:
     job = _job_or_404(job_id)
     latest = queries.latest_executions(db.session, job, SHOWN_EXECUTIONS)
     policy = queue_policy(current_app.config)
+    waits_for, needed_by = related(db.session.connection(), job.id)
+    if not current_user.is_admin:  # others' jobs depend on yours only if an admin made them
+        needed_by = [other for other in needed_by if other.owner_id == current_user.id]
     return render_template("jobs/detail.html", job=job_to_json(job, policy=policy),
+                           waits_for=waits_for, needed_by=needed_by,
                            executions=[execution_to_json(e) for e in latest.items],
                            executions_total=latest.total, executions_shown=SHOWN_EXECUTIONS)
 

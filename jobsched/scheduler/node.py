@@ -360,10 +360,15 @@ class SchedulerNode:
         self._published([finished])
 
     def _published(self, finished: list[Finished]) -> None:
-        """Publish each change and put jobs that are pending again back in the heap."""
+        """Publish each change, its dependents' too (SPEC §12), and put jobs that are
+        pending again, or released by a job they depended on, back in the heap."""
         for item in finished:
             self._publish(item.job_id, item.owner_id)
+            for job_id, owner_id in item.dependents:
+                self._publish(job_id, owner_id)
         requeued = {f.job_id for f in finished if f.status is JobStatus.PENDING}
+        requeued.update(job_id for f in finished if f.status is JobStatus.COMPLETED
+                        for job_id, _ in f.dependents)
         if requeued and not self._stopping:
             try:
                 self._queue.refresh(requeued)

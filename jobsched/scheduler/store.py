@@ -110,6 +110,8 @@ class Finished:
     job_id: int
     owner_id: int
     status: JobStatus
+    # Jobs that depend on it and changed with it (SPEC §12): released or cancelled.
+    dependents: tuple[tuple[int, int], ...] = ()  # (job id, owner id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +140,12 @@ class JobStore(Protocol):
         """The store's current time (PostgreSQL: now(); used for run_at and leases)."""
 
     def pending(self) -> list[QueuedJob]:
-        """Every pending job, eligible or waiting for its run_at (heap load and reconcile)."""
+        """Every pending job, eligible or waiting for its run_at, but those waiting for jobs
+        they depend on (heap load and reconcile)."""
 
     def fetch_queued(self, ids: Iterable[int]) -> list[QueuedJob]:
-        """Current queue state of these jobs; a job not pending any more is left out."""
+        """Current queue state of these jobs; a job not pending any more (or waiting for
+        jobs it depends on) is left out."""
 
     def claim(
         self, candidate_ids: Sequence[int], node: str, max_claims: int, limit: int,

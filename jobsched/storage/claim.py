@@ -82,7 +82,7 @@ room AS (
 locked AS MATERIALIZED (
     SELECT id, owner_id, concurrency_key, concurrency_limit, deadline,
            {rank} AS rank, {tier} AS tier FROM jobs
-    WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending' AND waiting_on = 0
       AND (run_at IS NULL OR run_at <= (SELECT at FROM stamp))
     FOR UPDATE SKIP LOCKED
 ),

@@ -182,7 +182,10 @@ closed AS (
                AND executions.lease_token = v.token))
     RETURNING executions.id
 )
-SELECT ended.id, ended.owner_id, ended.status, ended.token FROM ended
+SELECT ended.id, ended.owner_id, ended.status, ended.token,
+       EXISTS (SELECT 1 FROM job_dependencies d WHERE d.depends_on_id = ended.id)
+           AS has_dependents
+FROM ended
 """
 FINISH_BATCH = text(FINISH_BATCH_SQL)
 

@@ -92,11 +92,14 @@ def queue_order(policy: QueuePolicy, now: ColumnElement[datetime]) -> tuple[Any,
     return (rank.asc(), tier.asc(), jobs.c.deadline.asc().nulls_last(), jobs.c.id.asc())
 
 
+# A pending job the heap holds: not waiting for jobs it depends on (SPEC §12).
+QUEUED = (jobs.c.status == JobStatus.PENDING.value) & (jobs.c.waiting_on == 0)
+
+
 def eligible(now: ColumnElement[datetime]) -> ColumnElement[bool]:
-    """SPEC §5: pending, and run_at null or not after `now`."""
-    return (jobs.c.status == JobStatus.PENDING.value) & or_(
-        jobs.c.run_at.is_(None), jobs.c.run_at <= now
-    )
+    """SPEC §5: pending, and run_at null or not after `now`; and (§12) every job it depends
+    on completed."""
+    return QUEUED & or_(jobs.c.run_at.is_(None), jobs.c.run_at <= now)
 
 
 ELIGIBLE = eligible(db_now())

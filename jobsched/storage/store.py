@@ -13,6 +13,7 @@ The API's `sort=queue` orders by `QUEUE_ORDER` and filters by `ELIGIBLE`, exactl
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ from ..scheduler.store import (
     QueuedJob,
 )
 from .claim import ClaimCaps, claim_postgres, claim_sqlite
+from .dependencies import ENDS_DEPENDENTS, settle_dependents
 from .fencing import (
     FINISH_BATCH,
     LEASE_ONLY,
@@ -64,6 +66,7 @@ from .queue import (
     ELIGIBLE,
     EXPECTED_SECONDS,
     QUEUE_ORDER,
+    QUEUED,
     Instant,
     db_now,
     eligible,
@@ -111,18 +114,19 @@ class SqlJobStore:
             return conn.scalar(select(db_now()))
 
     def pending(self) -> list[QueuedJob]:
-        """Every pending job, eligible or waiting for its run_at (heap load and reconcile)."""
-        query = _queued_columns().where(jobs.c.status == JobStatus.PENDING.value)
+        """Every pending job, eligible or waiting for its run_at, but those waiting for jobs
+        they depend on (heap load and reconcile)."""
+        query = _queued_columns().where(QUEUED)
         with self._engine.connect() as conn:
             return [_queued(row) for row in conn.execute(query.order_by(*QUEUE_ORDER))]
 
     def fetch_queued(self, ids: Iterable[int]) -> list[QueuedJob]:
-        """Current queue state of these jobs; a job not pending any more is left out."""
+        """Current queue state of these jobs; a job not pending any more (or waiting for
+        jobs it depends on) is left out."""
         found: list[QueuedJob] = []
         with self._engine.connect() as conn:
             for chunk in _chunks(set(ids)):
-                query = _queued_columns().where(
-                    jobs.c.id.in_(chunk), jobs.c.status == JobStatus.PENDING.value)
+                query = _queued_columns().where(jobs.c.id.in_(chunk), QUEUED)
                 found.extend(_queued(row) for row in conn.execute(query))
         return found
 
@@ -221,12 +225,17 @@ class SqlJobStore:
     def _finish_batch(self, items: list[tuple[ClaimedJob, Outcome]]) -> list[Finished | None]:
         """End these attempts in one transaction; one answer per item, in order."""
         with self._writer.begin() as conn:
+            now = self._now()
             if self._postgres:
                 rows = conn.execute(FINISH_BATCH, finish_batch_params(items))
                 ended = {row.token: row for row in rows}
-                return [_finished(ended.get(claim.lease_token)) for claim, _ in items]
-            now = self._now()
-            return [_finish_one(conn, claim, outcome, now) for claim, outcome in items]
+                done = [_finished(ended.get(claim.lease_token)) for claim, _ in items]
+                settle = {row.id for row in ended.values() if row.has_dependents}
+            else:
+                done = [_finish_one(conn, claim, outcome, now) for claim, outcome in items]
+                settle = {f.job_id for f in done if f is not None}
+            return [_settled(conn, f, now) if f is not None and f.job_id in settle else f
+                    for f in done]
 
     def hand_back(self, claim: ClaimedJob) -> Finished | None:
         """Shutdown: the job becomes pending again (attempts - 1, the attempt did not count)
@@ -261,7 +270,8 @@ class SqlJobStore:
                 executions.c.job_id.in_([row.id for row in taken]),
                 executions.c.status == ExecutionStatus.RUNNING.value,
             ).values(closed_values(ExecutionStatus.LOST, now, lost_error(executions.c.node))))
-        return [Finished(row.id, row.owner_id, JobStatus(row.status)) for row in taken]
+            return [_settled(conn, Finished(row.id, row.owner_id, JobStatus(row.status)), now)
+                    for row in taken]
 
     # -- nodes --------------------------------------------------------------------------------
 
@@ -356,6 +366,14 @@ def _finish_one(
         return None
     conn.execute(close_execution(claim, outcome.status, now, outcome.error, outcome.output))
     return Finished(claim.id, claim.owner_id, status)
+
+
+def _settled(conn: Connection, finished: Finished, now: Instant) -> Finished:
+    """The ended job's dependents settled in the same transaction (SPEC §12)."""
+    if finished.status not in ENDS_DEPENDENTS:
+        return finished
+    changed = settle_dependents(conn, finished.job_id, finished.status, now)
+    return replace(finished, dependents=tuple(changed)) if changed else finished
 
 
 def _finished(row: Any) -> Finished | None:

@@ -248,6 +248,11 @@
         applyJob(job);
         executionsSoon();
       }
+      // A job this one waits for, or one waiting for it (SPEC §12): its status, live.
+      root.querySelectorAll('[data-related-job="' + job.id + '"] .status-badge')
+        .forEach(function (badge) {
+          statusBadge(badge, job.status);
+        });
     });
   }
 

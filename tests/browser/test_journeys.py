@@ -41,7 +41,7 @@ def log_in(page: Page, username: str) -> None:
 
 
 def submit_sleep(page: Page, name: str, seconds: int, concurrency_key: str = "",
-                 priority: str = "Medium") -> int:
+                 priority: str = "Medium", depends_on: str = "") -> int:
     """Fill in and send the job form; the id of the job whose page it lands on."""
     page.goto("/jobs/new")
     page.get_by_label("Name").fill(name)
@@ -49,6 +49,7 @@ def submit_sleep(page: Page, name: str, seconds: int, concurrency_key: str = "",
     page.get_by_label("Seconds", exact=True).fill(str(seconds))
     page.get_by_label("Priority").select_option(label=priority)
     page.get_by_label("Concurrency key (optional)").fill(concurrency_key)
+    page.get_by_label("Depends on (optional)").fill(depends_on)
     page.get_by_role("button", name="Submit job").click()
     expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
     return int(page.url.rsplit("/", 1)[1])
@@ -180,6 +181,34 @@ def test_a_job_waiting_past_the_aging_time_shows_the_class_it_is_ordered_in(brow
     page.goto(f"/jobs/{blocker}")
     page.get_by_role("button", name="Cancel").first.click()
     expect(page.locator("#job-status")).to_have_text("cancelled")
+
+
+def test_a_pipeline_runs_in_order_and_a_failure_in_the_middle_cancels_the_rest(browse, site):
+    """SPEC §12, as a user builds it on the form: extract → transform → load. Transform
+    fails; load is cancelled with the reason, and its page shows what it waited for, live."""
+    username = fresh_name("gus")
+    WebSession(site.url).register(username)
+    page = browse().page
+    log_in(page, username)
+    extract = submit_sleep(page, "extract", seconds=4)  # time to submit the other two
+    page.goto("/jobs/new")
+    page.get_by_label("Name").fill("transform")
+    page.get_by_label("Task").select_option("fail")
+    page.get_by_label("Max attempts").fill("1")
+    page.get_by_label("Depends on (optional)").fill(str(extract))
+    page.get_by_role("button", name="Submit job").click()
+    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
+    transform = int(page.url.rsplit("/", 1)[1])
+    submit_sleep(page, "load", seconds=1, depends_on=str(transform))  # lands on its page
+    waits_for = page.locator(f'#dependencies [data-related-job="{transform}"] .status-badge')
+    expect(page.locator("#job-status")).to_have_text("cancelled")
+    expect(waits_for).to_have_text("failed")
+    expect(page.locator('[data-field="error"]')).to_have_text(
+        f"Cancelled because job {transform}, which it depends on, failed.")
+    page.goto(f"/jobs/{extract}")
+    expect(page.locator("#job-status")).to_have_text("completed")
+    needed_by = page.locator(f'#dependencies [data-related-job="{transform}"] .status-badge')
+    expect(needed_by).to_have_text("failed")
 
 
 def test_the_form_describes_the_chosen_task_and_shows_errors_inline(browse):

@@ -310,7 +310,7 @@ def test_truncating_jobs_empties_the_counts(app, owners):
     Writes(app, owners, seed=13).run(10)
     with app.app_context():
         with db.engine.begin() as conn:
-            conn.execute(text("TRUNCATE jobs, executions"))
+            conn.execute(text("TRUNCATE jobs, executions, job_dependencies"))
     assert count_rows(app) == 0
     assert_counts_agree(app, owners)
 

@@ -1,4 +1,4 @@
-"""Migrations 0003, 0007 and 0009 on PostgreSQL: the NOTIFY function of each, and the one
+"""Migrations 0003, 0007, 0009 and 0011 on PostgreSQL: the NOTIFY function of each, and the one
 before back on downgrade."""
 from __future__ import annotations
 
@@ -76,7 +76,17 @@ def test_0007_adds_the_fair_use_groups_and_its_downgrade_restores_0003s_function
 def test_0009_adds_the_queue_policy_fields_and_its_downgrade_restores_0007s_function_exactly():
     groups, policy = migration("0007_notify_released_slots"), migration("0009_queue_policy")
     with scratch_database(postgres_url(), prefix="jobsched_notify") as url:
-        migrate(url, "head")
+        migrate(url, "0009")
         assert notify_function_body(url) == body(policy.POLICY_FUNCTION)
         migrate(url, "0008", down=True)
         assert notify_function_body(url) == body(groups.GROUPS_FUNCTION)
+
+
+@pytest.mark.postgres
+def test_0011_notifies_a_job_waiting_for_others_as_waiting_and_its_downgrade_restores_0009s():
+    policy, dependencies = migration("0009_queue_policy"), migration("0011_job_dependencies")
+    with scratch_database(postgres_url(), prefix="jobsched_notify") as url:
+        migrate(url, "head")
+        assert notify_function_body(url) == body(dependencies.DEPENDENCIES_FUNCTION)
+        migrate(url, "0010", down=True)
+        assert notify_function_body(url) == body(policy.POLICY_FUNCTION)
