@@ -132,7 +132,7 @@ def register_error_handlers(api: Api) -> None:
     def duplicate_job(error: DuplicateJob) -> ErrorResult:
         """Another pending or running job of yours holds this unique_key (`existing_id`);
         nothing was stored."""
-        body = error_body(str(error), {"unique_key": f"Held by job {error.existing_id}."})
+        body = error_body(str(error), {error.field: f"Held by job {error.existing_id}."})
         return {**body, "existing_id": error.existing_id}, 409, {}
 
     @api.errorhandler(WrongState)

@@ -13,6 +13,8 @@ from flask_restx import Namespace, Resource
 
 from ..extensions import db
 from ..jobs import queries, service
+from ..jobs.batch import create_jobs
+from ..jobs.errors import ValidationFailed
 from ..jobs.fair_use import current_rules, submitting
 from ..jobs.serialize import execution_to_json, job_to_json
 from ..models import Job
@@ -22,6 +24,8 @@ from .auth import authenticated, caller
 from .schemas import (
     PRIORITIES,
     STATUSES,
+    batch_in,
+    batch_out,
     error_responses,
     execution_list,
     job_in,
@@ -101,6 +105,32 @@ class JobList(Resource):
                                      task_registry(), event_sink(), rules)
         location = url_for("api.job_item", job_id=job.id)
         return _json(job), 201, {"Location": location}
+
+
+@ns.route("/batch/", strict_slashes=False)
+class JobBatch(Resource):
+    @ns.expect(batch_in, validate=False)
+    @ns.response(201, "Every job, created in one transaction.", batch_out)
+    @error_responses(ns, 400, 401, 403, 409, 413, 415, 429)
+    def post(self) -> tuple[dict[str, Any], int]:
+        """Submit 1–1000 jobs at once: all are created, or none (SPEC §13).
+
+        Each item is checked as POST /jobs/api/jobs/ checks one; every problem is reported
+        at once, keyed by index (errors["jobs[3].args.seconds"]). The pending quota and the
+        submission rate count every job of the batch; a unique_key may not repeat within
+        it (400), nor be held by a pending or running job of yours (409, existing_id).
+        """
+        body = request.get_json()
+        unknown = set(body) - {"jobs"} if isinstance(body, dict) else set()
+        if not isinstance(body, dict) or unknown:
+            raise ValidationFailed({key: "Unknown field." for key in unknown} or {
+                "": "Send a JSON object: {\"jobs\": [...]}."}, "Invalid batch.")
+        items = body.get("jobs")
+        rules = current_rules()
+        with submitting(caller(), rules, len(items) if isinstance(items, list) else 1):
+            jobs = create_jobs(db.session, caller(), items, task_registry(), event_sink(),
+                               rules)
+        return {"items": [_json(job) for job in jobs]}, 201
 
 
 @ns.route("/stats/", strict_slashes=False)

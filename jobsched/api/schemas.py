@@ -13,6 +13,7 @@ from typing import Any
 from flask_restx import Model, Namespace, fields
 from jsonschema import Draft202012Validator
 
+from ..jobs.batch import MAX_BATCH
 from ..jobs.depends import MAX_DEPENDS_ON
 from ..jobs.errors import ValidationFailed
 from ..scheduler.limits import (
@@ -223,6 +224,18 @@ def _page_of(name: str, item: Model) -> Model:
 
 job_page = _page_of("JobPage", job_out)
 
+# SPEC §13. Documented, not validated by the schema: the service checks each item and keys
+# its errors by index (jobs[3].args.seconds), which the schema's errors could not.
+batch_in = Model("JobBatchIn", {
+    "jobs": fields.List(fields.Nested(job_in), required=True, min_items=1, max_items=MAX_BATCH,
+                        description=f"1–{MAX_BATCH} jobs, each as POST /jobs/api/jobs/ takes "
+                                    "it; all are created, or none."),
+})
+batch_out = Model("JobBatch", {
+    "items": fields.List(fields.Nested(job_out), required=True, readonly=True,
+                         description="The jobs created, in the order sent."),
+})
+
 execution_out = Model("Execution", {
     "id": _out(fields.Integer),
     "attempt": _out(fields.Integer),
@@ -321,7 +334,8 @@ limits_out = Model("UserLimits", {
 
 MODELS = (
     limits_in, limits_out,
-    job_in, job_patch, job_out, job_page, execution_out, execution_list, task_out, task_list,
+    job_in, job_patch, job_out, job_page, batch_in, batch_out, execution_out, execution_list,
+    task_out, task_list,
     status_counts, priority_counts, stats_out, token_in, token_out, token_item, token_list,
     error_out,
 )

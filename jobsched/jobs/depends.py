@@ -7,7 +7,7 @@ cancelled (the job could never run), no cycle.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,12 +42,24 @@ def lock_parents(session: Session, user: User, ids: Sequence[int]) -> int:
     """Lock the jobs a job will depend on (they cannot end until this transaction does) and
     return how many have not completed; ValidationFailed when one is not visible to `user`,
     or failed or was cancelled."""
+    return waiting_on(lock_jobs(session, user, ids), ids)
+
+
+def lock_jobs(session: Session, user: User, ids: Collection[int]) -> dict[int, str]:
+    """The status of each of these jobs `user` can see, locked against ending until this
+    transaction does (PostgreSQL; SQLite's one writer has them to itself anyway)."""
     if not ids:
-        return 0
-    query = visible_jobs(user).with_only_columns(Job.id, Job.status).where(Job.id.in_(ids))
+        return {}
+    query = visible_jobs(user).with_only_columns(Job.id, Job.status).where(
+        Job.id.in_(list(ids))).order_by(Job.id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(read=True)
-    found: dict[int, str] = {row.id: row.status for row in session.execute(query)}
+    return {row.id: row.status for row in session.execute(query)}
+
+
+def waiting_on(found: dict[int, str], ids: Sequence[int]) -> int:
+    """How many of `ids` have not completed, given `found` (lock_jobs); ValidationFailed
+    when one was not found, or failed or was cancelled."""
     missing = [job_id for job_id in ids if job_id not in found]
     if missing:
         raise _refused(f"Job {missing[0]} not found.")
@@ -55,7 +67,7 @@ def lock_parents(session: Session, user: User, ids: Sequence[int]) -> int:
     if doomed:
         raise _refused(f"Job {doomed[0]} {found[doomed[0]]}: a job depending on it could "
                        "never run.")
-    return sum(1 for status in found.values() if status != JobStatus.COMPLETED.value)
+    return sum(1 for job_id in ids if found[job_id] != JobStatus.COMPLETED.value)
 
 
 def check_no_cycle(session: Session, job_id: int, ids: Sequence[int]) -> None:

@@ -52,11 +52,12 @@ class DuplicateJob(Exception):
     """Another pending or running job of the owner holds this unique key (409, SPEC §12);
     `existing_id` is that job (None when it let go of the key meanwhile)."""
 
-    def __init__(self, key: str, existing_id: int | None) -> None:
+    def __init__(self, key: str, existing_id: int | None, field: str = "unique_key") -> None:
         super().__init__(f"Job {existing_id} already holds unique key {key!r} (it is pending "
                          "or running); nothing was stored.")
         self.key = key
         self.existing_id = existing_id
+        self.field = field  # the input field that asked for the key
 
 
 class WrongState(Exception):

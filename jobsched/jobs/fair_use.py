@@ -132,14 +132,19 @@ def submitting(user: User, rules: FairUse, count: int = 1) -> Iterator[None]:
         _rate_key(user)
     with limiter_storage_lock():
         allowed = strategy.hit(item, *key, cost=count)
-    if not allowed:
+    if not allowed:  # the hit counted anyway: a refused batch must not eat what is left
+        _refund(item, key, count)
         raise SubmitRateExceeded(rules.submit_rate, _retry_after(strategy, item, key))
     try:
         yield
     except BaseException:
-        with limiter_storage_lock():
-            limiter.storage.incr(item.key_for(*key), item.get_expiry(), amount=-count)
+        _refund(item, key, count)
         raise
+
+
+def _refund(item: RateLimitItem, key: tuple[str, ...], count: int) -> None:
+    with limiter_storage_lock():
+        limiter.storage.incr(item.key_for(*key), item.get_expiry(), amount=-count)
 
 
 def _rate_key(user: User) -> tuple[str, ...]:

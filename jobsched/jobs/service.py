@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, delete, insert, update
 from sqlalchemy.orm import Session, lazyload
@@ -73,6 +73,7 @@ _NOW = Instant(db_now(), None)
 _RACE_ATTEMPTS = 5
 
 Decide = Callable[[Job], dict[str, Any]]
+Written = TypeVar("Written")
 
 
 def get_job(session: Session, user: User, job_id: int) -> Job:
@@ -89,18 +90,26 @@ def create_job(
 ) -> Job:
     """Create a pending job owned by `user` from the allowed fields of `data`, within the
     fair-use `rules` (high priority: Forbidden; the pending quota: QuotaExceeded)."""
+    row, depends_on = new_job_row(user, data, registry, rules)
+    job = while_key_moves(lambda: _insert_job(session, user, row, depends_on, rules))
+    sink.publish(JobChanged(job.id, job.owner_id))
+    return job
+
+
+def new_job_row(
+    user: User, data: Mapping[str, Any], registry: TaskRegistry, rules: FairUse,
+) -> tuple[dict[str, Any], list[int]]:
+    """The jobs row a create of `data` stores, and the ids it depends on; ValidationFailed
+    or Forbidden (a high priority the rules refuse, a task the user may not run)."""
     values = clean_fields({**DEFAULTS, **data}, CREATE_FIELDS, required=("name",))
     check_priority(user, values["priority"], rules)
     task = task_for(registry, user, values["task"])
     values["args"] = checked_args(registry, task, values["args"])
     depends_on = values.pop("depends_on")
-    row = {"owner_id": user.id, "status": JobStatus.PENDING.value, **values}
-    job = _while_key_moves(lambda: _insert_job(session, user, row, depends_on, rules))
-    sink.publish(JobChanged(job.id, job.owner_id))
-    return job
+    return {"owner_id": user.id, "status": JobStatus.PENDING.value, **values}, depends_on
 
 
-def _while_key_moves(write: Callable[[], Job]) -> Job:
+def while_key_moves(write: Callable[[], Written]) -> Written:
     """Run a write refused with DuplicateJob again while the key's holder lets go of it
     between the refusal and the read of who holds it."""
     for _ in range(_RACE_ATTEMPTS):
@@ -118,7 +127,7 @@ def _insert_job(
     """INSERT one pending job within the pending quota, waiting for the jobs it depends on;
     DuplicateJob if its unique key is held already (SPEC §12)."""
     with unique_key_held(session, row["owner_id"], row.get("unique_key")):
-        with _write_transaction(session, after_reads="keep"):
+        with write_transaction(session, after_reads="keep"):
             reserve_pending(session, row["owner_id"], 1, rules)
             waiting = lock_parents(session, user, depends_on)
             # RETURNING gives the job as stored (JSONB's form of args, every column) in the
@@ -224,13 +233,13 @@ def retry_job(
         with unique_key_held(session, owner_id, key):
             return _change(session, user, job_id, decide, sink)
 
-    return _while_key_moves(write)
+    return while_key_moves(write)
 
 
 def delete_job(session: Session, user: User, job_id: int, sink: EventSink) -> None:
     """Delete a job that is not running, with its executions."""
     for _ in range(_RACE_ATTEMPTS):
-        with _write_transaction(session):
+        with write_transaction(session):
             job = get_job(session, user, job_id)
             if job.status == JobStatus.RUNNING.value:
                 raise WrongState("A running job cannot be deleted; cancel it first.")
@@ -262,7 +271,7 @@ def _change(
     `after_write(job)` runs in the same transaction, with `job` still as it was read.
     """
     for _ in range(_RACE_ATTEMPTS):
-        with _write_transaction(session):
+        with write_transaction(session):
             job = get_job(session, user, job_id)
             values = decide(job)
             if _write(session, update(Job).where(_unchanged(job)).values(**values)):
@@ -276,7 +285,7 @@ def _change(
 
 
 @contextmanager
-def _write_transaction(
+def write_transaction(
     session: Session, after_reads: Literal["refresh", "keep"] = "refresh",
 ) -> Iterator[None]:
     """This call's own write transaction; a refusal raised inside rolls it back at once,
