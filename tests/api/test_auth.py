@@ -16,6 +16,7 @@ from tests.conftest import PASSWORD, csrf_token
 ENDPOINTS = {
     "list": ("GET", "/jobs/", None, "pending"),
     "create": ("POST", "/jobs/", {"name": "n"}, "pending"),
+    "batch": ("POST", "/jobs/batch/", {"jobs": [{"name": "n"}]}, "pending"),
     "read": ("GET", "/jobs/{id}/", None, "pending"),
     "put": ("PUT", "/jobs/{id}/", {"name": "renamed"}, "pending"),
     "patch": ("PATCH", "/jobs/{id}/", {"name": "renamed"}, "pending"),
@@ -26,7 +27,7 @@ ENDPOINTS = {
     "stats": ("GET", "/jobs/stats/", None, "pending"),
     "tasks": ("GET", "/tasks/", None, "pending"),
 }
-OK = {"create": 201, "delete": 204}
+OK = {"create": 201, "batch": 201, "delete": 204}
 JOB_ENDPOINTS = {"read", "put", "patch", "delete", "cancel", "retry", "executions"}
 
 

@@ -24,6 +24,7 @@ SPEC_OPERATIONS = {
     "/auth/tokens": {"get"},
     "/auth/tokens/{token_id}": {"delete"},
     "/users/{username}/limits": {"get", "put"},  # SPEC §10
+    "/jobs/batch/": {"post"},  # SPEC §13
 }
 
 

@@ -79,8 +79,12 @@ def test_the_listener_subscribes_again_after_its_connection_is_killed(
     client = redis.Redis.from_url(redis_url())
     [ours] = [c for c in client.client_list() if c["name"] == listener.client_name]
     assert client.client_kill_filter(_id=ours["id"]) == 1
-    wait_until(lambda: client.pubsub_numsub(channel)[0][1] == 1, timeout=10,
-               message="the listener did not subscribe again")
+    # Not ready while it waits to subscribe again (a second at least): the client library
+    # may resubscribe the dying connection for a moment first, which a count would take for
+    # the new subscription.
+    wait_until(lambda: not listener.ready.is_set(), message="the listener saw no failure")
+    wait_until(lambda: listener.ready.is_set() and client.pubsub_numsub(channel)[0][1] == 1,
+               timeout=10, message="the listener did not subscribe again")
     RelayPublisher(redis_url(), channel, origin="scheduler-1").send("note", {"n": 4})
     wait_until(lambda: heard.messages, message="nothing arrived after the reconnect")
     client.close()
