@@ -14,6 +14,7 @@ from flask_restx import Namespace, Resource
 from ..extensions import db
 from ..jobs import queries, service
 from ..jobs.batch import create_jobs
+from ..jobs.bulk import bulk_action
 from ..jobs.errors import ValidationFailed
 from ..jobs.fair_use import current_rules, submitting
 from ..jobs.serialize import execution_to_json, job_to_json
@@ -26,6 +27,8 @@ from .schemas import (
     STATUSES,
     batch_in,
     batch_out,
+    bulk_in,
+    bulk_out,
     error_responses,
     execution_list,
     job_in,
@@ -131,6 +134,27 @@ class JobBatch(Resource):
             jobs = create_jobs(db.session, caller(), items, task_registry(), event_sink(),
                                rules)
         return {"items": [_json(job) for job in jobs]}, 201
+
+
+@ns.route("/bulk/", strict_slashes=False)
+class JobBulk(Resource):
+    @ns.expect(bulk_in, validate=False)
+    @ns.response(200, "What the action did.", bulk_out)
+    @error_responses(ns, 400, 401, 413, 415, 429)
+    def post(self) -> dict[str, int]:
+        """Cancel, retry or delete many jobs at once: by ids, or every job matching the
+        list's filters (SPEC §13).
+
+        Only jobs you may see (admins: all) are touched; one in a state the action does not
+        apply to is skipped and counted. Cancel: pending and running jobs (running ones are
+        stopped). Retry: failed and cancelled ones, within each owner's pending quota (429,
+        nothing changed). Delete: any but running ones. Jobs depending on the cancelled or
+        deleted ones are cancelled too.
+        """
+        result = bulk_action(db.session, caller(), request.get_json(), event_sink(),
+                             current_rules())
+        return {"matched": result.matched, "changed": result.changed,
+                "skipped": result.skipped}
 
 
 @ns.route("/stats/", strict_slashes=False)

@@ -14,6 +14,8 @@ from flask_restx import Model, Namespace, fields
 from jsonschema import Draft202012Validator
 
 from ..jobs.batch import MAX_BATCH
+from ..jobs.bulk import ACTIONS as BULK_ACTIONS
+from ..jobs.bulk import MAX_IDS as MAX_BULK_IDS
 from ..jobs.depends import MAX_DEPENDS_ON
 from ..jobs.errors import ValidationFailed
 from ..scheduler.limits import (
@@ -231,6 +233,21 @@ batch_in = Model("JobBatchIn", {
                         description=f"1–{MAX_BATCH} jobs, each as POST /jobs/api/jobs/ takes "
                                     "it; all are created, or none."),
 })
+bulk_in = Model("JobBulkIn", {
+    "action": fields.String(required=True, enum=list(BULK_ACTIONS)),
+    "ids": fields.List(fields.Integer(min=1), max_items=MAX_BULK_IDS,
+                       description="The jobs to act on (yours, or any for an admin); or:"),
+    "filter": fields.Raw(description="The list's filters as an object: status and priority "
+                                     "(a string or a list), task, q, owner (admins).",
+                         example={"status": ["failed"], "task": "sleep"}),
+})
+bulk_out = Model("JobBulk", {
+    "matched": _out(fields.Integer, description="Visible jobs named or matched."),
+    "changed": _out(fields.Integer, description="Of them, those the action changed."),
+    "skipped": _out(fields.Integer, description="Of them, those in a state it does not "
+                                                "apply to (or, for a retry, whose unique key "
+                                                "is held or whose dependency failed)."),
+})
 batch_out = Model("JobBatch", {
     "items": fields.List(fields.Nested(job_out), required=True, readonly=True,
                          description="The jobs created, in the order sent."),
@@ -334,7 +351,8 @@ limits_out = Model("UserLimits", {
 
 MODELS = (
     limits_in, limits_out,
-    job_in, job_patch, job_out, job_page, batch_in, batch_out, execution_out, execution_list,
+    job_in, job_patch, job_out, job_page, batch_in, batch_out, bulk_in, bulk_out,
+    execution_out, execution_list,
     task_out, task_list,
     status_counts, priority_counts, stats_out, token_in, token_out, token_item, token_list,
     error_out,

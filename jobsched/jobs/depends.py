@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Job, User
 from ..scheduler.states import JobStatus
-from ..storage.dependencies import reaches
+from ..storage.dependencies import DOOMED, reaches
 from .errors import ValidationFailed
 from .queries import visible_jobs
 
@@ -23,7 +23,6 @@ MAX_DEPENDS_ON = 100
 # Serialises changes of dependencies on PostgreSQL, so two concurrent edits cannot close a
 # cycle that neither sees (a create adds a job nothing depends on yet: it needs no lock).
 DEPENDENCY_LOCK_KEY = 0x6A6F626465707321  # "jobdeps!"
-_DOOMED = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 
 
 def clean_depends_on(value: Any) -> list[int]:
@@ -63,7 +62,7 @@ def waiting_on(found: dict[int, str], ids: Sequence[int]) -> int:
     missing = [job_id for job_id in ids if job_id not in found]
     if missing:
         raise _refused(f"Job {missing[0]} not found.")
-    doomed = [job_id for job_id in ids if found[job_id] in _DOOMED]
+    doomed = [job_id for job_id in ids if found[job_id] in DOOMED]
     if doomed:
         raise _refused(f"Job {doomed[0]} {found[doomed[0]]}: a job depending on it could "
                        "never run.")

@@ -147,6 +147,33 @@ _PARAMETERS: dict[str, Callable[[str], Any]] = {
     "per_page": _int_between(1, MAX_PER_PAGE),
 }
 _PAGE_PARAMETERS = {name: _PARAMETERS[name] for name in ("page", "per_page")}
+_FILTER_PARAMETERS = {name: _PARAMETERS[name] for name in ("status", "priority", "task", "q",
+                                                             "owner")}
+
+
+def parse_job_filter(raw: Any) -> JobQuery:
+    """The list's filters as a JSON object (a bulk action's `filter`): each value a string,
+    and status or priority also a list; ValidationFailed naming `filter.<name>`."""
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed({"filter": "Must be a JSON object."})
+    args = {name: ",".join(map(str, value)) if isinstance(value, list) else value
+            for name, value in raw.items()}
+    bad = {f"filter.{name}": "Must be a string." for name, value in args.items()
+           if not isinstance(value, str)}
+    try:
+        parsed = _parse_args({k: v for k, v in args.items() if isinstance(v, str)},
+                             _FILTER_PARAMETERS)
+    except ValidationFailed as error:
+        bad.update({f"filter.{name}": why for name, why in error.errors.items()})
+        parsed = {}
+    if bad:
+        raise ValidationFailed(bad, "Invalid filter.")
+    return JobQuery(**parsed)
+
+
+def filtered_jobs(user: User | None, query: JobQuery) -> Select[tuple[Job]]:
+    """The jobs `user` may see that match `query`'s filters."""
+    return _filtered(visible_jobs(user), query)
 
 
 def visible_jobs(user: User | None) -> Select[tuple[Job]]:

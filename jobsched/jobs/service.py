@@ -46,7 +46,7 @@ from ..scheduler.states import (
 )
 from ..scheduler.storable import storable_problem
 from ..storage.dependencies import set_dependencies, settle_dependents
-from ..storage.queue import Instant, db_now
+from ..storage.queue import DB_NOW, db_now
 from ..storage.timesql import seconds_between
 from .depends import check_no_cycle, clean_depends_on, lock_parents
 from .errors import DuplicateJob, Forbidden, JobNotFound, ValidationFailed, WrongState
@@ -67,8 +67,6 @@ DEFAULTS: dict[str, Any] = {
     "timeout_seconds": DEFAULT_TIMEOUT_SECONDS, "concurrency_key": None,
     "concurrency_limit": DEFAULT_CONCURRENCY_LIMIT, "unique_key": None, "depends_on": [],
 }
-# The database's now, for the SQL a change runs in its transaction.
-_NOW = Instant(db_now(), None)
 # A conditional write that lost a race re-reads the job and decides again, a few times.
 _RACE_ATTEMPTS = 5
 
@@ -194,7 +192,7 @@ def cancel_job(session: Session, user: User, job_id: int, sink: EventSink) -> Jo
         if job.status == JobStatus.RUNNING.value:
             _close_execution(session, job, f"cancelled by {user.username}")
         dependents[:] = settle_dependents(session.connection(), job.id, JobStatus.CANCELLED,
-                                          _NOW)
+                                          DB_NOW)
 
     job = _change(session, user, job_id, decide, sink, after_write=close_attempt)
     _publish_all(sink, dependents)
@@ -245,7 +243,7 @@ def delete_job(session: Session, user: User, job_id: int, sink: EventSink) -> No
                 raise WrongState("A running job cannot be deleted; cancel it first.")
             owner_id = job.owner_id
             session.execute(delete(Execution).where(Execution.job_id == job_id))
-            dependents = settle_dependents(session.connection(), job_id, None, _NOW)
+            dependents = settle_dependents(session.connection(), job_id, None, DB_NOW)
             if _write(session, delete(Job).where(_unchanged(job))):
                 session.commit()
                 sink.publish(JobDeleted(job_id, owner_id))

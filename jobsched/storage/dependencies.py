@@ -24,6 +24,7 @@ edges = JobDependency.__table__
 
 # Why a dependent is cancelled, by how the job it depends on ended (None: deleted).
 _ENDINGS = {JobStatus.FAILED: "failed", JobStatus.CANCELLED: "was cancelled", None: "was deleted"}
+DOOMED = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)  # ends its dependents' hopes
 ENDS_DEPENDENTS = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 Changed = list[tuple[int, int]]  # (job id, owner id) of each dependent the settling changed
@@ -37,7 +38,7 @@ def settle_dependents(
     if ended is JobStatus.COMPLETED:
         return _count_down(conn, job_id, now)
     if ended in _ENDINGS:
-        return _cancel_down(conn, job_id, _ENDINGS[ended], now)
+        return cancel_dependents(conn, {job_id: _ENDINGS[ended]}, now)
     return []
 
 
@@ -51,11 +52,11 @@ def _count_down(conn: Connection, job_id: int, now: Instant) -> Changed:
     return [(row.id, row.owner_id) for row in rows]
 
 
-def _cancel_down(conn: Connection, job_id: int, how: str, now: Instant) -> Changed:
-    """Cancel the pending dependents of `job_id`, then theirs, level by level; each names
-    the job it depends on that ended (the first, when several did at once)."""
+def cancel_dependents(conn: Connection, ended: dict[int, str], now: Instant) -> Changed:
+    """Cancel the pending dependents of the `ended` jobs (id -> how it ended: "failed",
+    "was cancelled", "was deleted"), then theirs, level by level; each names the job it
+    depends on that ended (the first, when several did at once)."""
     changed: Changed = []
-    ended = {job_id: how}
     while ended:
         causes = conn.execute(
             select(edges.c.job_id, func.min(edges.c.depends_on_id).label("cause"))
@@ -88,8 +89,9 @@ def set_dependencies(conn: Connection, job_id: int, depends_on: Collection[int])
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(waiting_on=waiting_for(job_id)))
 
 
-def waiting_for(job_id: int) -> Any:
-    """How many of the jobs `job_id` depends on have not completed, as a scalar subquery."""
+def waiting_for(job_id: Any) -> Any:
+    """How many of the jobs `job_id` (an id, or a column) depends on have not completed,
+    as a scalar subquery."""
     parents = aliased(jobs)
     return (select(func.count()).select_from(edges)
             .join(parents, parents.c.id == edges.c.depends_on_id)

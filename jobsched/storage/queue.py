@@ -129,3 +129,7 @@ class Instant:
     def seconds_since(self, column: ColumnElement[datetime]) -> ColumnElement[float]:
         """Seconds from `column` to this instant (an execution's duration)."""
         return seconds_between(column, self.sql)
+
+
+# The database's now, for the SQL a web request's change runs in its transaction.
+DB_NOW = Instant(db_now(), None)

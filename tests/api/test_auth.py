@@ -17,6 +17,7 @@ ENDPOINTS = {
     "list": ("GET", "/jobs/", None, "pending"),
     "create": ("POST", "/jobs/", {"name": "n"}, "pending"),
     "batch": ("POST", "/jobs/batch/", {"jobs": [{"name": "n"}]}, "pending"),
+    "bulk": ("POST", "/jobs/bulk/", {"action": "cancel", "filter": {"q": "alices"}}, "pending"),
     "read": ("GET", "/jobs/{id}/", None, "pending"),
     "put": ("PUT", "/jobs/{id}/", {"name": "renamed"}, "pending"),
     "patch": ("PATCH", "/jobs/{id}/", {"name": "renamed"}, "pending"),
@@ -58,6 +59,9 @@ def test_isolation_matrix(request, app, alice, who, endpoint):
             "987654", str(job["id"]))
     if endpoint == "list" and status == 200:
         assert ("alices" in [j["name"] for j in answer["items"]]) is (who in ("alice", "root"))
+    if endpoint == "bulk" and status == 200:  # another user's jobs are never matched
+        assert answer["changed"] == (0 if who == "bob" else 1)
+        assert job_row(app, job["id"]).status == ("pending" if who == "bob" else "cancelled")
     if endpoint == "stats" and status == 200:
         assert answer["total"] == (0 if who == "bob" else 1)
 

@@ -25,6 +25,7 @@ SPEC_OPERATIONS = {
     "/auth/tokens/{token_id}": {"delete"},
     "/users/{username}/limits": {"get", "put"},  # SPEC §10
     "/jobs/batch/": {"post"},  # SPEC §13
+    "/jobs/bulk/": {"post"},
 }
 
 
