@@ -27,6 +27,7 @@ from ..jobs.errors import (
 )
 from ..jobs.fair_use import SubmitRateExceeded
 from ..scheduler.states import InvalidTransition, JobStatus
+from ..schedules.service import ScheduleNotFound
 
 ErrorResult = tuple[dict[str, Any], int, dict[str, str]]
 # Headers an error response keeps from the exception (Allow on 405, Retry-After on 429...).
@@ -116,6 +117,11 @@ def register_error_handlers(api: Api) -> None:
     @api.errorhandler(JobNotFound)
     def job_not_found(error: JobNotFound) -> ErrorResult:
         """No such job, or not yours."""
+        return error_body(str(error)), 404, {}
+
+    @api.errorhandler(ScheduleNotFound)
+    def schedule_not_found(error: ScheduleNotFound) -> ErrorResult:
+        """No such schedule, or not yours."""
         return error_body(str(error)), 404, {}
 
     @api.errorhandler(InvalidTransition)

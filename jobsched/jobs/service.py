@@ -44,6 +44,7 @@ from ..scheduler.states import (
 )
 from ..scheduler.storable import storable_problem
 from ..storage.queue import db_now
+from ..storage.schedules import record_last_job
 from ..storage.timesql import seconds_between
 from .errors import Forbidden, JobNotFound, ValidationFailed, WrongState
 from .fair_use import DEFAULT_RULES, FairUse, check_priority, reserve_pending
@@ -78,21 +79,26 @@ def get_job(session: Session, user: User, job_id: int) -> Job:
 
 def create_job(
     session: Session, user: User, data: Mapping[str, Any], registry: TaskRegistry,
-    sink: EventSink, rules: FairUse = DEFAULT_RULES,
+    sink: EventSink, rules: FairUse = DEFAULT_RULES, *, schedule_id: int | None = None,
 ) -> Job:
     """Create a pending job owned by `user` from the allowed fields of `data`, within the
-    fair-use `rules` (high priority: Forbidden; the pending quota: QuotaExceeded)."""
+    fair-use `rules` (high priority: Forbidden; the pending quota: QuotaExceeded).
+    `schedule_id`: a schedule's run-now (SPEC §12), which becomes the schedule's last job."""
     values = clean_fields({**DEFAULTS, **data}, CREATE_FIELDS, required=("name",))
     check_priority(user, values["priority"], rules)
     task = task_for(registry, user, values["task"])
     values["args"] = checked_args(registry, task, values["args"])
     row = {"owner_id": user.id, "status": JobStatus.PENDING.value, **values}
+    if schedule_id is not None:
+        row["schedule_id"] = schedule_id
     with _write_transaction(session, after_reads="keep"):
         reserve_pending(session, user.id, 1, rules)
         # RETURNING gives the job as stored (JSONB's form of args, every column) in the
         # INSERT's own round trip, and a commit that keeps it loaded answers the caller
         # without reading it again.
         job = session.scalars(insert(Job).returning(Job), [row]).one()
+        if schedule_id is not None:
+            record_last_job(session.connection(), schedule_id, job.id, job.created_at)
         commit_keeping_loaded(session)
     sink.publish(JobChanged(job.id, job.owner_id))
     return job

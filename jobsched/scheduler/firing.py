@@ -22,7 +22,11 @@ from .recurrence import ScheduleState, Tick, due_tick
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0  # how soon a schedule made or changed elsewhere is looked at
+# How soon a schedule made or changed elsewhere is looked at. Known fire times are met on
+# time (the loop sleeps until them); a schedule saved less than this before its first fire
+# time fires that late, once. More often would cost every idle scheduler a query a second,
+# which in the single eventlet process on SQLite blocks the hub (sqlite3 is not green).
+POLL_SECONDS = 5.0
 ERROR_BACKOFF_SECONDS = 5.0
 DUE_BATCH = 100  # schedules handled per pass; a longer backlog continues at once
 

@@ -24,6 +24,12 @@ SPEC_OPERATIONS = {
     "/auth/tokens": {"get"},
     "/auth/tokens/{token_id}": {"delete"},
     "/users/{username}/limits": {"get", "put"},  # SPEC §10
+    "/schedules/": {"get", "post"},  # SPEC §12
+    "/schedules/preview/": {"get"},
+    "/schedules/{schedule_id}/": {"get", "put", "patch", "delete"},
+    "/schedules/{schedule_id}/pause/": {"post"},
+    "/schedules/{schedule_id}/resume/": {"post"},
+    "/schedules/{schedule_id}/run-now/": {"post"},
 }
 
 
