@@ -27,6 +27,7 @@ from .jobs.views import bp as jobs_bp
 from .metrics.views import bp as metrics_bp
 from .realtime import init_realtime
 from .runtime import init_runtime
+from .schedules.views import bp as schedules_bp
 from .security import init_form_limit
 
 
@@ -97,6 +98,7 @@ def socketio_async_mode(app: Flask) -> str:
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(jobs_bp)
+    app.register_blueprint(schedules_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(account_bp)

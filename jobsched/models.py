@@ -44,6 +44,7 @@ from .scheduler.limits import (
     UNIQUE_KEY_MAX,
     between_sql,
 )
+from .scheduler.recurrence import CRON_MAX, DEFAULT_TIMEZONE, TIMEZONE_MAX, Overlap
 from .scheduler.states import PRIORITY_RANK, ExecutionStatus, JobStatus, NodeStatus, Priority
 
 
@@ -186,6 +187,9 @@ class Job(db.Model):
         Index("ix_jobs_owner_id_id", "owner_id", "id"),
         Index("ix_jobs_status_priority", "status", "priority"),
         Index("ix_jobs_created_at", "created_at"),
+        # SPEC §12: one job per schedule and fire time, however many schedulers race to
+        # make it. NULLs are distinct, so jobs of no schedule (and run-now's) never collide.
+        Index("uq_jobs_schedule_id_scheduled_for", "schedule_id", "scheduled_for", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -232,6 +236,11 @@ class Job(db.Model):
     node: Mapped[str | None] = mapped_column(String(200))
     lease_token: Mapped[str | None] = mapped_column(String(36))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The schedule that made it (SPEC §12) and the fire time it was made for (NULL for a
+    # schedule's run-now). No foreign key: deleting a schedule clears it on its jobs itself
+    # (schedules/service.py), and SQLite cannot reflect an ON DELETE added to `jobs` in place.
+    schedule_id: Mapped[int | None] = mapped_column(Integer)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner: Mapped[User] = relationship(lazy="joined")
     # What it depends on (SPEC §12), loaded for a whole page of jobs in one query.
@@ -242,6 +251,40 @@ class Job(db.Model):
         back_populates="job", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Execution.id",
     )
+
+
+class Schedule(db.Model):
+    """A recurring job (SPEC §12): a cron in a time zone, and the job each fire time makes."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint(_in("overlap", Overlap), name="overlap"),
+        CheckConstraint(between_sql("length(name)", 1, NAME_MAX), name="name_length"),
+        Index("ix_schedules_owner_id_id", "owner_id", "id"),
+        # What every scheduler asks each second: the enabled schedules due first.
+        Index("ix_schedules_due", "next_run_at",
+              postgresql_where=text("enabled"), sqlite_where=text("enabled")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    cron: Mapped[str] = mapped_column(String(CRON_MAX))
+    timezone: Mapped[str] = mapped_column(String(TIMEZONE_MAX), default=DEFAULT_TIMEZONE)
+    # The create fields of a job but run_at and deadline, plus deadline_seconds (relative to
+    # each fire time), checked when the schedule is saved.
+    job: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    overlap: Mapped[str] = mapped_column(String(5), default=Overlap.SKIP.value)
+    # The next fire time still to handle (NULL: the cron fires no more).
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # No foreign key: the job may be deleted while the schedule remembers it.
+    last_job_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship(lazy="joined")
 
 
 class JobCount(db.Model):

@@ -22,6 +22,7 @@ from .metrics.process import process_metrics
 from .runtime import add_audience, event_sink, task_registry
 from .scheduler.chores import every, start_thread
 from .scheduler.events import Event, EventSink, FanOutSink, JobDeleted
+from .scheduler.firing import ScheduleFiring
 from .scheduler.node import SchedulerNode
 from .scheduler.nodeconfig import NodeRuntime, NodeSettings, Offload, default_node_name
 from .scheduler.policy import queue_policy
@@ -29,6 +30,7 @@ from .scheduler.workers import WorkerThreads
 from .storage.counts import CountsCompaction
 from .storage.listener import JobListener
 from .storage.retention import retention_chore
+from .storage.schedules import SqlScheduleStore
 from .storage.store import SqlJobStore
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,18 @@ class ResyncAfterListen:
         self.listening.set()
 
 
+class TellNode:
+    """Facts of jobs the node's own schedules made: its queue learns of them at once (on
+    SQLite nothing else would tell it; on PostgreSQL the NOTIFY follows as well)."""
+
+    def __init__(self, node: SchedulerNode) -> None:
+        self.node = node
+
+    def publish(self, event: Event) -> None:
+        if not isinstance(event, JobDeleted):
+            self.node.notify([event.job_id])
+
+
 class SinkView:
     """The app's audiences except some: a node should not be told about its own writes."""
 
@@ -87,12 +101,14 @@ class SinkView:
 
 
 class SchedulerService:
-    """A node, its change feed and its loop, started and stopped together."""
+    """A node, its change feed, its loop and its schedules' firing, started and stopped
+    together."""
 
     def __init__(self, node: SchedulerNode, listener: JobListener | None, spawn: Spawn,
-                 engine: Engine | None = None, listening: threading.Event | None = None
-                 ) -> None:
+                 engine: Engine | None = None, listening: threading.Event | None = None,
+                 firing: ScheduleFiring | None = None) -> None:
         self.node, self.listener, self._spawn = node, listener, spawn
+        self.firing = firing
         self._engine = engine  # the service's own engine, closed with it (None: the app's)
         # Set by the feed once it listens (ResyncAfterListen); None: do not wait for it.
         self._listening = listening
@@ -109,6 +125,7 @@ class SchedulerService:
         try:
             self.node.run_forever()
         finally:
+            self._stop_firing()
             self._stop_listener()
             self._close_engine()
 
@@ -117,6 +134,7 @@ class SchedulerService:
 
     def stop(self, graceful: bool = True) -> None:
         """Drain the node (grace period, then hand back) and close the feed."""
+        self._stop_firing()
         self.node.stop(graceful)
         self._stop_listener()
         self._close_engine()
@@ -133,6 +151,12 @@ class SchedulerService:
         except Exception:
             self._stop_listener()
             raise
+        if self.firing is not None:  # only a registered node fires schedules
+            self._spawn(self.firing.run)
+
+    def _stop_firing(self) -> None:
+        if self.firing is not None:
+            self.firing.stop()
 
     def _stop_listener(self) -> None:
         if self.listener is not None:
@@ -180,11 +204,13 @@ def build_service(
         ),
     )
     node = SchedulerNode(store, task_registry(app), sink, settings, runtime)
+    firing = ScheduleFiring(SqlScheduleStore(store_engine or engine),
+                            FanOutSink(sink, TellNode(node)), name=settings.name)
     if engine.dialect.name != "postgresql":
-        return SchedulerService(node, None, spawn, store_engine)
+        return SchedulerService(node, None, spawn, store_engine, firing=firing)
     resync = ResyncAfterListen(node)
     listener = JobListener(str(config["SQLALCHEMY_DATABASE_URI"]), node.notify, resync)
-    return SchedulerService(node, listener, spawn, store_engine, resync.listening)
+    return SchedulerService(node, listener, spawn, store_engine, resync.listening, firing)
 
 
 def _scheduler_engine(app_engine: Engine, concurrency: int) -> Engine | None:

@@ -28,6 +28,7 @@ from ..jobs.errors import (
 )
 from ..jobs.fair_use import SubmitRateExceeded
 from ..scheduler.states import InvalidTransition, JobStatus
+from ..schedules.service import ScheduleNotFound
 
 ErrorResult = tuple[dict[str, Any], int, dict[str, str]]
 # Headers an error response keeps from the exception (Allow on 405, Retry-After on 429...).
@@ -88,6 +89,12 @@ def http_error(e: HTTPException) -> ErrorResult:
 
 def register_error_handlers(api: Api) -> None:
     """Map the job layer's refusals to statuses; docstrings document them in the spec."""
+    _register_input_refusals(api)
+    _register_state_refusals(api)
+
+
+def _register_input_refusals(api: Api) -> None:
+    """What the request asked: bad input, not allowed, not there, too much."""
 
     @api.errorhandler(ValidationFailed)
     def validation_failed(error: ValidationFailed) -> ErrorResult:
@@ -120,6 +127,15 @@ def register_error_handlers(api: Api) -> None:
     def job_not_found(error: JobNotFound) -> ErrorResult:
         """No such job, or not yours."""
         return error_body(str(error)), 404, {}
+
+    @api.errorhandler(ScheduleNotFound)
+    def schedule_not_found(error: ScheduleNotFound) -> ErrorResult:
+        """No such schedule, or not yours."""
+        return error_body(str(error)), 404, {}
+
+
+def _register_state_refusals(api: Api) -> None:
+    """What the jobs' state refuses (409)."""
 
     @api.errorhandler(InvalidTransition)
     def invalid_transition(error: InvalidTransition) -> ErrorResult:

@@ -34,9 +34,11 @@ from ..scheduler.limits import (
     TIMEOUT_MIN,
     UNIQUE_KEY_MAX,
 )
+from ..scheduler.recurrence import Overlap
 from ..scheduler.states import ExecutionStatus, JobStatus, Priority
 
 PRIORITIES = [p.value for p in Priority]
+OVERLAPS = [o.value for o in Overlap]
 STATUSES = [s.value for s in JobStatus]
 EXECUTION_STATUSES = [s.value for s in ExecutionStatus]
 TIMESTAMP = "ISO-8601 date and time; without an offset it means UTC. Answers always carry one."
@@ -211,6 +213,8 @@ job_out = Model("Job", {
     "finished_at": _out(NullableDateTime),
     "deadline_missed": _out(fields.Boolean, description="Finished (or still unfinished) "
                                                         "after its deadline."),
+    "schedule_id": _out(NullableInteger, description="The schedule that made it (null: none, "
+                                                     "or the schedule was deleted)."),
 })
 
 
@@ -349,7 +353,70 @@ limits_out = Model("UserLimits", {
     "may_use_high": _out(NullableBoolean, description=LIMITS["may_use_high"]),
 })
 
+SCHEDULE_JOB = (
+    "The job each fire time makes: a job's create fields (name — default the schedule's —, "
+    "description, task, args, priority, max_attempts, timeout_seconds, concurrency_key, "
+    "concurrency_limit) but run_at and deadline, plus deadline_seconds: its deadline, that "
+    "many seconds after the fire time. Checked like a create; errors are named job.<field>."
+)
+CRON = ("5-field cron (minute hour day-of-month month day-of-week, Debian cron's syntax), "
+        "e.g. */5 * * * *.")
+TIMEZONE = "IANA time zone the cron is read in, e.g. Europe/Berlin; daylight saving applies."
+OVERLAP = ("skip: a fire time is skipped while the schedule's previous job is pending or "
+           "running; allow: it makes a job anyway.")
+
+
+def _schedule_fields(required: bool) -> dict[str, fields.Raw]:
+    return {
+        "name": fields.String(required=required, min_length=1, max_length=NAME_MAX,
+                              example="Nightly report"),
+        "cron": fields.String(required=required, description=CRON, example="*/5 * * * *"),
+        "timezone": fields.String(description=TIMEZONE, default="UTC", example="Europe/Berlin"),
+        "job": fields.Raw(required=required, description=SCHEDULE_JOB,
+                          example={"task": "sleep", "args": {"seconds": 5},
+                                   "deadline_seconds": 600}),
+        "enabled": fields.Boolean(default=True),
+        "overlap": fields.String(enum=OVERLAPS, default="skip", description=OVERLAP),
+    }
+
+
+schedule_in = StrictModel("ScheduleIn", _schedule_fields(required=True), strict=True)
+schedule_patch = StrictModel("SchedulePatch", _schedule_fields(required=False), strict=True)
+
+schedule_out = Model("Schedule", {
+    "id": _out(fields.Integer),
+    "name": _out(fields.String),
+    "cron": _out(fields.String, description=CRON),
+    "timezone": _out(fields.String, description=TIMEZONE),
+    "job": _out(fields.Raw, description=SCHEDULE_JOB),
+    "enabled": _out(fields.Boolean),
+    "overlap": _out(fields.String, enum=OVERLAPS, description=OVERLAP),
+    "next_run_at": _out(NullableDateTime, description="The next fire time (null: paused, or "
+                                                      "the cron fires no more)."),
+    "last_run_at": _out(NullableDateTime, description="When it last made a job."),
+    "last_job_id": _out(NullableInteger, description="The job it made last."),
+    "last_job_status": _out(NullableString, enum=STATUSES,
+                            description="That job's status (null: none, or deleted)."),
+    "owner": _out(fields.String, description="The owner's username."),
+    "created_at": _out(fields.DateTime),
+    "updated_at": _out(fields.DateTime),
+})
+
+schedule_list = Model("ScheduleList", {
+    "items": _out(fields.List, cls_or_instance=fields.Nested(schedule_out)),
+})
+
+schedule_preview = Model("SchedulePreview", {
+    "cron": _out(fields.String, description="The expression as it would be stored."),
+    "timezone": _out(fields.String),
+    "next": _out(fields.List, cls_or_instance=fields.DateTime,
+                 description="The next 5 fire times, in UTC."),
+    "local": _out(fields.List, cls_or_instance=fields.String,
+                  description="The same instants in the schedule's time zone, for people."),
+})
+
 MODELS = (
+    schedule_in, schedule_patch, schedule_out, schedule_list, schedule_preview,
     limits_in, limits_out,
     job_in, job_patch, job_out, job_page, batch_in, batch_out, bulk_in, bulk_out,
     execution_out, execution_list,
@@ -364,7 +431,7 @@ ERROR_DESCRIPTIONS = {
     401: "Not authenticated: log in, or send 'Authorization: Bearer <token>'.",
     403: "Forbidden, e.g. an admin-only task, a high priority reserved for admins "
          "(errors.priority), or a page of admins only.",
-    404: "No such job (or not yours), or no such user.",
+    404: "No such job or schedule (or not yours), or no such user.",
     409: "The job's state does not allow this.",
     413: "Body over 1 MiB.",
     415: "The body is not JSON (Content-Type must be application/json).",

@@ -10,6 +10,7 @@ from ..scheduler.limits import MAX_ARGS_BYTES, MAX_DESCRIPTION, MAX_JSON_DEPTH
 from .errors import JsonApi, register_error_handlers
 from .guards import init_guards
 from .jobs import ns as jobs_ns
+from .schedules import ns as schedules_ns
 from .schemas import MODELS
 from .tasks import ns as tasks_ns
 from .tokens import ns as tokens_ns
@@ -56,6 +57,6 @@ api = JsonApi(
 for model in MODELS:
     api.models[model.name] = model
 register_error_handlers(api)
-for namespace in (jobs_ns, tasks_ns, tokens_ns, users_ns):
+for namespace in (jobs_ns, schedules_ns, tasks_ns, tokens_ns, users_ns):
     api.add_namespace(namespace)
 init_guards(bp)

@@ -87,6 +87,7 @@ def job_to_json(
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
         "deadline_missed": deadline_missed(job, now),
+        "schedule_id": job.schedule_id,
     }
 
 

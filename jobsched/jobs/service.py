@@ -47,6 +47,7 @@ from ..scheduler.states import (
 from ..scheduler.storable import storable_problem
 from ..storage.dependencies import set_dependencies, settle_dependents
 from ..storage.queue import DB_NOW, db_now
+from ..storage.schedules import record_last_job
 from ..storage.timesql import seconds_between
 from .depends import check_no_cycle, clean_depends_on, lock_parents
 from .errors import DuplicateJob, Forbidden, JobNotFound, ValidationFailed, WrongState
@@ -84,11 +85,14 @@ def get_job(session: Session, user: User, job_id: int) -> Job:
 
 def create_job(
     session: Session, user: User, data: Mapping[str, Any], registry: TaskRegistry,
-    sink: EventSink, rules: FairUse = DEFAULT_RULES,
+    sink: EventSink, rules: FairUse = DEFAULT_RULES, *, schedule_id: int | None = None,
 ) -> Job:
     """Create a pending job owned by `user` from the allowed fields of `data`, within the
-    fair-use `rules` (high priority: Forbidden; the pending quota: QuotaExceeded)."""
+    fair-use `rules` (high priority: Forbidden; the pending quota: QuotaExceeded).
+    `schedule_id`: a schedule's run-now (SPEC §12), which becomes the schedule's last job."""
     row, depends_on = new_job_row(user, data, registry, rules)
+    if schedule_id is not None:
+        row["schedule_id"] = schedule_id
     job = while_key_moves(lambda: _insert_job(session, user, row, depends_on, rules))
     sink.publish(JobChanged(job.id, job.owner_id))
     return job
@@ -137,6 +141,9 @@ def _insert_job(
                 set_dependencies(session.connection(), job.id, depends_on)
             else:  # known to be none: answering needs no read of them
                 set_committed_value(job, "dependencies", [])
+            if row.get("schedule_id") is not None:  # a run-now: the schedule's last job
+                record_last_job(session.connection(), row["schedule_id"], job.id,
+                                job.created_at)
             commit_keeping_loaded(session)
     return job
 

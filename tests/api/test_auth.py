@@ -71,6 +71,14 @@ TOKEN_OPERATIONS = {("POST", "/auth/token"), ("GET", "/auth/tokens"),
                     ("DELETE", "/auth/tokens/{token_id}")}
 # The per-user limits (admins only): anonymous, non-admin and admin in test_user_limits.py.
 LIMITS_OPERATIONS = {("GET", "/users/{username}/limits"), ("PUT", "/users/{username}/limits")}
+# Schedules (SPEC §12): anonymous, owner, another user and admin in test_schedules.py.
+SCHEDULE_OPERATIONS = {
+    ("GET", "/schedules/"), ("POST", "/schedules/"), ("GET", "/schedules/preview/"),
+    ("GET", "/schedules/{schedule_id}/"), ("PUT", "/schedules/{schedule_id}/"),
+    ("PATCH", "/schedules/{schedule_id}/"), ("DELETE", "/schedules/{schedule_id}/"),
+    ("POST", "/schedules/{schedule_id}/pause/"), ("POST", "/schedules/{schedule_id}/resume/"),
+    ("POST", "/schedules/{schedule_id}/run-now/"),
+}
 
 
 def test_every_documented_operation_is_in_the_matrix(alice):
@@ -78,7 +86,7 @@ def test_every_documented_operation_is_in_the_matrix(alice):
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops
                   if m != "parameters"}
     covered = {(m, p.replace("{id}", "{job_id}")) for m, p, _, _ in ENDPOINTS.values()}
-    assert documented == covered | TOKEN_OPERATIONS | LIMITS_OPERATIONS
+    assert documented == covered | TOKEN_OPERATIONS | LIMITS_OPERATIONS | SCHEDULE_OPERATIONS
 
 
 # --- tokens -------------------------------------------------------------------------------

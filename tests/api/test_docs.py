@@ -26,6 +26,12 @@ SPEC_OPERATIONS = {
     "/users/{username}/limits": {"get", "put"},  # SPEC §10
     "/jobs/batch/": {"post"},  # SPEC §13
     "/jobs/bulk/": {"post"},
+    "/schedules/": {"get", "post"},  # SPEC §12
+    "/schedules/preview/": {"get"},
+    "/schedules/{schedule_id}/": {"get", "put", "patch", "delete"},
+    "/schedules/{schedule_id}/pause/": {"post"},
+    "/schedules/{schedule_id}/resume/": {"post"},
+    "/schedules/{schedule_id}/run-now/": {"post"},
 }
 
 

@@ -40,32 +40,45 @@ def seeded_jobs(app, alice):
     return ids
 
 
-def cases(operation, mode: GenerationMode, job_ids: list[int]) -> st.SearchStrategy:
-    """Generated requests; valid ones for a job's URL mostly name a real job (random ids
-    would almost all be 404s and never reach the job's rules)."""
-    if mode is GenerationMode.POSITIVE and "{job_id}" in operation.path:
-        return st.sampled_from([*job_ids, 10**6]).flatmap(
-            lambda job_id: operation.as_strategy(mode, path_parameters={"job_id": job_id}))
+@pytest.fixture
+def seeded_schedules(alice):
+    """Two of alice's schedules, one paused, so generated ids find real schedules too."""
+    body = {"cron": "*/5 * * * *", "job": {"task": "echo", "args": {"message": "m"}}}
+    ids = [alice.post("/schedules/", 201, json={"name": f"s{n}", **body})["id"]
+           for n in range(2)]
+    alice.post(f"/schedules/{ids[1]}/pause/")
+    return ids
+
+
+def cases(operation, mode: GenerationMode, ids: dict[str, list[int]]) -> st.SearchStrategy:
+    """Generated requests; valid ones for a job's or schedule's URL mostly name a real one
+    (random ids would almost all be 404s and never reach the rules)."""
+    for name, known in ids.items():
+        if mode is GenerationMode.POSITIVE and f"{{{name}}}" in operation.path:
+            return st.sampled_from([*known, 10**6]).flatmap(
+                lambda value, name=name: operation.as_strategy(
+                    mode, path_parameters={name: value}))
     return operation.as_strategy(generation_mode=mode)
 
 
 @pytest.mark.parametrize("mode", list(MODES), ids=lambda m: m.value)
 def test_generated_requests_get_documented_answers_and_no_5xx(app, accounts, seeded_jobs,
-                                                              mode):
+                                                              seeded_schedules, mode):
     # The token goes in as the spec's Bearer scheme, so schemathesis knows requests carry it
     # (and which of its negative cases leave it out on purpose).
     config = schemathesis.Config.from_dict(
         {"auth": {"openapi": {"Bearer": {"api_key": f"Bearer {accounts['alice']}"}}}})
     schema = schemathesis.openapi.from_wsgi("/jobs/api/swagger.json", app, config=config)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 18
+    assert len(operations) == 28
     # Delete the jobs last, and revoke tokens (alice's may be among them) after that.
     operations.sort(key=lambda op: (op.method.upper() == "DELETE", "{token_id}" in op.path))
+    known_ids = {"job_id": seeded_jobs, "schedule_id": seeded_schedules}
 
     for operation in operations:
         @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, database=None,
                   deadline=None, suppress_health_check=list(HealthCheck))
-        @given(case=cases(operation, mode, seeded_jobs))
+        @given(case=cases(operation, mode, known_ids))
         def check(case) -> None:
             case.call_and_validate(checks=MODES[mode])
 

@@ -78,8 +78,8 @@ def test_the_scan_allows_the_core_and_stdlib(tmp_path):
 
 # A unit is a subpackage or a top-level module of jobsched/. Lower layers first: the core,
 # the tasks, the models and the storage layer know nothing of the web above them.
-WEB = {"jobs", "auth", "account", "admin", "api", "realtime", "metrics", "health", "favicon",
-       "security", "errors", "runtime", "runner", "cli", "app", "extensions"}
+WEB = {"jobs", "schedules", "auth", "account", "admin", "api", "realtime", "metrics", "health",
+       "favicon", "security", "errors", "runtime", "runner", "cli", "app", "extensions"}
 MAY_IMPORT: dict[str, set[str]] = {
     "scheduler": set(),
     "tasks": {"scheduler"},
@@ -94,12 +94,17 @@ MAY_IMPORT: dict[str, set[str]] = {
     "runtime": {"scheduler", "tasks"},
     "jobs": {"scheduler", "storage", "models", "database", "orm", "extensions", "runtime",
              "jsontext", "validators"},
+    # Recurring jobs (SPEC §12): their template is checked and run-now created by the jobs'
+    # own service; their pages reuse the jobs' form fields.
+    "schedules": {"scheduler", "storage", "models", "database", "extensions", "runtime",
+                  "jobs", "jsontext", "validators"},
     "auth": {"scheduler", "models", "database", "extensions", "realtime", "runtime",
              "validators"},
     "account": {"scheduler", "auth", "extensions", "models", "validators"},
     # The users page sets limits through the same service as the API (jobs/user_limits.py).
     "admin": {"scheduler", "storage", "models", "extensions", "jobs"},
-    "api": {"scheduler", "jobs", "auth", "models", "extensions", "runtime", "jsontext"},
+    "api": {"scheduler", "jobs", "schedules", "auth", "models", "extensions", "runtime",
+            "jsontext"},
     "realtime": {"scheduler", "jobs", "auth", "models", "extensions", "runtime"},
     "metrics": {"scheduler", "storage", "models", "extensions"},
     "health": {"extensions"},

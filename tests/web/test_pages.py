@@ -48,7 +48,7 @@ def test_navbar_for_a_user(app, client, auth):
     make_user(app, "root", admin=True)
     auth.register("alice")
     page = page_of(client.get("/"))
-    assert nav_links(page) == ["Dashboard", "New job", "API docs"]
+    assert nav_links(page) == ["Dashboard", "New job", "Schedules", "API docs"]
     assert page.all("a", href="/", **{"aria-current": "page"})
     assert "alice" in page.text_of("user-menu") and "admin" not in page.text_of("user-menu")
     [logout] = page.all("form", action="/auth/logout")
@@ -59,7 +59,7 @@ def test_navbar_for_a_user(app, client, auth):
 def test_navbar_for_an_admin_adds_nodes_and_users(client, auth):
     auth.register("root")
     page = page_of(client.get("/"))
-    assert nav_links(page) == ["Dashboard", "New job", "API docs", "Nodes", "Users"]
+    assert nav_links(page) == ["Dashboard", "New job", "Schedules", "API docs", "Nodes", "Users"]
     assert page.all("a", href="/admin/nodes")
     assert page.all("a", href="/admin/users")
     assert "admin" in page.text_of("user-menu")

@@ -1,0 +1,1 @@
+"""Recurring jobs (SPEC §12): the schedules' pages (`bp`, views.py), their service and JSON."""
