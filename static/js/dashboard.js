@@ -78,6 +78,11 @@
   function createRow(job) {
     var row = el("tr");
     row.setAttribute("data-job-id", job.id);
+    var selectCell = el("td", "select-cell");
+    var box = el("input", "form-check-input job-select");
+    box.type = "checkbox";
+    selectCell.appendChild(box);
+    row.appendChild(selectCell);
     row.appendChild(el("td", "d-none d-sm-table-cell text-body-secondary job-id", job.id));
     var nameCell = el("td", "job-cell");
     var link = el("a", "job-name");
@@ -136,6 +141,10 @@
     priority.className = "badge priority-badge priority-" + job.priority;
     priority.textContent = job.priority;
     agedBadge(row.querySelector(".aged-badge"), job);
+    var box = row.querySelector(".job-select");
+    box.checked = selected.has(job.id) || selectedAll;
+    box.disabled = selectedAll;
+    box.setAttribute("aria-label", "Select job " + job.id + ": " + job.name);
     var created = row.querySelector(".job-created");
     created.textContent = "";
     var time = el("time", null, utc(job.created_at));
@@ -161,7 +170,7 @@
       "No jobs yet: submit one with the job form.";
     var row = old || el("tr", "placeholder-row");
     row.textContent = "";
-    row.appendChild(el("td", "text-body-secondary", text)).colSpan = 6;
+    row.appendChild(el("td", "text-body-secondary", text)).colSpan = 7;
     tbody.appendChild(row);
   }
 
@@ -184,6 +193,7 @@
     });
     rows = kept;
     showEmpty();
+    showSelection();
   }
 
   function shownList() {
@@ -457,8 +467,94 @@
     });
   }
 
+  // -- selecting jobs and acting on them all (SPEC §13) ---------------------------------
+
+  var selected = new Set();  // ids picked on the pages seen
+  var selectedAll = false;   // every job matching the filters, seen or not
+
+  function selectionCount() {
+    return selectedAll ? total : selected.size;
+  }
+
+  function showSelection() {
+    var count = selectionCount();
+    document.getElementById("bulk-bar").hidden = count === 0;
+    document.getElementById("bulk-selected").textContent = selectedAll ?
+      "All " + total + " matching jobs selected" :
+      count + (count === 1 ? " job selected" : " jobs selected");
+    var onPage = Array.from(rows.keys());
+    var pageFull = onPage.length > 0 && onPage.every(function (id) { return selected.has(id); });
+    var all = document.getElementById("bulk-all");
+    all.hidden = selectedAll || !pageFull || total <= onPage.length;
+    all.textContent = "Select all " + total + " jobs matching" + (anyFilter() ? " these filters" : "");
+    var pageBox = document.getElementById("select-page");
+    pageBox.checked = selectedAll || pageFull;
+    pageBox.disabled = selectedAll || onPage.length === 0;
+  }
+
+  function clearSelection() {
+    selected.clear();
+    selectedAll = false;
+    rows.forEach(function (row, id) { fillRow(row, jobs.get(id)); });
+    showSelection();
+  }
+
+  function bulkQuestion(name, count) {
+    var what = selectedAll ? "all " + count + " jobs matching" + (anyFilter() ? " these filters" : "") :
+      count + (count === 1 ? " job" : " jobs");
+    var verb = { cancel: "Cancel", retry: "Retry", delete: "Delete" }[name];
+    var tail = name === "delete" ? " This cannot be undone." : "";
+    return verb + " " + what + "? Jobs in a state that does not allow it are skipped." + tail;
+  }
+
+  function bulkBody(name) {
+    if (!selectedAll) {
+      return { action: name, ids: Array.from(selected) };
+    }
+    var filter = {};
+    var f = filters();
+    Object.keys(f).forEach(function (key) {
+      if (f[key]) {
+        filter[key] = f[key];
+      }
+    });
+    return { action: name, filter: filter };
+  }
+
+  function runBulk(button) {
+    var name = button.getAttribute("data-bulk");
+    if (!window.confirm(bulkQuestion(name, selectionCount()))) {
+      return;
+    }
+    button.disabled = true;
+    live.api("POST", "/jobs/bulk/", bulkBody(name)).then(function (result) {
+      button.disabled = false;
+      if (!result.ok) {
+        showAlert("Could not " + name + " the selected jobs: " + live.errorMessage(result));
+        return;
+      }
+      var done = result.body;
+      var note = document.getElementById("bulk-result");
+      note.textContent = { cancel: "Cancelled ", retry: "Retried ", delete: "Deleted " }[name] +
+        done.changed + " of " + done.matched + (done.matched === 1 ? " job" : " jobs") +
+        (done.skipped ? "; " + done.skipped + " skipped (their state does not allow it)." : ".");
+      note.hidden = false;
+      clearSelection();
+      sync();
+    });
+  }
+
+  var shownFilters = JSON.stringify(filters());
+
   function filtersChanged() {
+    var now = JSON.stringify(filters());
+    if (now === shownFilters) {
+      return;  // e.g. the text field's change event, after its input events were applied
+    }
+    shownFilters = now;
     page = 1;
+    selected.clear();  // a selection was of the jobs those filters matched
+    selectedAll = false;
     var params = new URLSearchParams();
     var f = filters();
     Object.keys(f).forEach(function (key) {
@@ -485,6 +581,41 @@
     var button = event.target.closest("button[data-action]");
     if (button) {
       runAction(button);
+    }
+  });
+  tbody.addEventListener("change", function (event) {
+    var box = event.target.closest(".job-select");
+    if (box) {
+      var id = Number(box.closest("tr").getAttribute("data-job-id"));
+      if (box.checked) {
+        selected.add(id);
+      } else {
+        selected.delete(id);
+      }
+      showSelection();
+    }
+  });
+  document.getElementById("select-page").addEventListener("change", function (event) {
+    rows.forEach(function (row, id) {
+      if (event.target.checked) {
+        selected.add(id);
+      } else {
+        selected.delete(id);
+      }
+      row.querySelector(".job-select").checked = event.target.checked;
+    });
+    showSelection();
+  });
+  document.getElementById("bulk-all").addEventListener("click", function () {
+    selectedAll = true;
+    rows.forEach(function (row, id) { fillRow(row, jobs.get(id)); });
+    showSelection();
+  });
+  document.getElementById("bulk-clear").addEventListener("click", clearSelection);
+  document.getElementById("bulk-bar").addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-bulk]");
+    if (button) {
+      runBulk(button);
     }
   });
   document.getElementById("page-prev").addEventListener("click", function () {

@@ -7,6 +7,7 @@ import itertools
 import re
 
 import pytest
+import requests
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
@@ -209,6 +210,44 @@ def test_a_pipeline_runs_in_order_and_a_failure_in_the_middle_cancels_the_rest(b
     expect(page.locator("#job-status")).to_have_text("completed")
     needed_by = page.locator(f'#dependencies [data-related-job="{transform}"] .status-badge')
     expect(needed_by).to_have_text("failed")
+
+
+def test_selecting_every_job_matching_a_filter_and_cancelling_them_in_one_go(browse, site):
+    """SPEC §13 on the dashboard: row checkboxes, "select all N matching", the action and a
+    confirmation saying how many jobs it will touch."""
+    username = fresh_name("hal")
+    WebSession(site.url).register(username)
+    token = requests.post(f"{site.url}/jobs/api/auth/token", timeout=10, json={
+        "username": username, "password": PASSWORD}).json()["token"]
+    later = {"run_at": "2099-01-01T00:00:00Z"}  # they wait: nothing runs them meanwhile
+    batch = [{"name": f"nightly {i}", **later} for i in range(25)] + [{"name": "keep", **later}]
+    created = requests.post(f"{site.url}/jobs/api/jobs/batch/", timeout=30, json={"jobs": batch},
+                            headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 201, created.text
+    page = browse().page
+    questions: list[str] = []
+    page.on("dialog", lambda dialog: questions.append(dialog.message))
+    log_in(page, username)
+    page.get_by_label("Name contains").fill("nightly")
+    expect(page.locator("#jobs-count")).to_have_text("25 jobs match")
+    page.get_by_label("Select every job on this page").check()
+    expect(page.locator("#bulk-selected")).to_have_text("20 jobs selected")
+    page.get_by_role("button", name="Select all 25 jobs matching these filters").click()
+    expect(page.locator("#bulk-selected")).to_have_text("All 25 matching jobs selected")
+    page.get_by_role("button", name="Cancel selected").click()  # confirm: yes
+    expect(page.locator("#bulk-result")).to_have_text("Cancelled 25 of 25 jobs.")
+    assert questions[-1] == ("Cancel all 25 jobs matching these filters? Jobs in a state "
+                             "that does not allow it are skipped.")
+    expect(page.locator("#bulk-bar")).to_be_hidden()
+    expect(page.locator("#jobs-body .status-badge").first).to_have_text("cancelled")
+    page.get_by_label("Name contains").fill("keep")
+    expect(page.locator("#jobs-count")).to_have_text("1 job match")
+    expect(page.locator("#jobs-body .status-badge")).to_have_text("pending")
+    row = page.locator("#jobs-body tr").first
+    row.locator(".job-select").check()
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.locator("#bulk-result")).to_have_text("Deleted 1 of 1 job.")
+    expect(page.locator("#jobs-count")).to_have_text("0 jobs match")
 
 
 def test_the_form_describes_the_chosen_task_and_shows_errors_inline(browse):
