@@ -266,9 +266,53 @@
     });
   }
 
+  // -- schedules: the next ones to fire and their last jobs (SPEC §12) -------------------
+
+  var SCHEDULES_SHOWN = 5;
+
+  function scheduleItem(schedule) {
+    var item = el("li", "schedule-item");
+    item.setAttribute("data-schedule-id", schedule.id);
+    var name = el("a", "fw-semibold", schedule.name);
+    name.href = "/schedules";
+    item.appendChild(name);
+    item.appendChild(document.createTextNode(" · "));
+    item.appendChild(schedule.enabled ? el("span", "schedule-next", "next " +
+      utc(schedule.next_run_at)) : el("span", "schedule-next text-body-secondary", "paused"));
+    if (schedule.last_job_id) {
+      item.appendChild(document.createTextNode(" · last "));
+      var job = el("a", null, "#" + schedule.last_job_id);
+      job.href = "/jobs/" + schedule.last_job_id;
+      item.appendChild(job);
+      item.appendChild(document.createTextNode(" "));
+      var status = schedule.last_job_status || "deleted";
+      item.appendChild(el("span", "badge status-badge status-" + status, status));
+    }
+    return item;
+  }
+
+  function readSchedules() {
+    live.api("GET", "/schedules/").then(function (result) {
+      if (!result.ok) {
+        return;
+      }
+      var soonest = result.body.items.slice().sort(function (a, b) {
+        return (a.enabled ? 0 : 1) - (b.enabled ? 0 : 1) ||
+          String(a.next_run_at).localeCompare(String(b.next_run_at));
+      }).slice(0, SCHEDULES_SHOWN);
+      var list = document.getElementById("schedule-list");
+      list.textContent = "";
+      soonest.forEach(function (schedule) { list.appendChild(scheduleItem(schedule)); });
+      document.getElementById("dashboard-schedules").hidden = soonest.length === 0;
+    });
+  }
+
+  var schedulesSoon = live.throttle(readSchedules, 1000);
+
   function sync() {
     readList();
     readStats();
+    readSchedules();
   }
 
   var refreshSoon = live.throttle(readList, 1500);
@@ -301,6 +345,9 @@
   function onJobUpdates(data) {
     eventCount += 1;
     var membershipChanged = false;
+    if ((data.jobs || []).some(function (job) { return job.schedule_id; })) {
+      schedulesSoon();  // a schedule fired, or its last job moved on
+    }
     (data.jobs || []).forEach(function (job) {
       touched.set(job.id, { seen: eventCount, job: job });
       var row = rows.get(job.id);

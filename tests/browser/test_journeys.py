@@ -250,6 +250,35 @@ def test_selecting_every_job_matching_a_filter_and_cancelling_them_in_one_go(bro
     expect(page.locator("#jobs-count")).to_have_text("0 jobs match")
 
 
+def test_a_schedule_made_on_the_form_shows_its_fire_times_and_its_last_job_live(browse, site):
+    """SPEC §12 as a new user meets it: the form previews the next fire times computed by
+    the server; the dashboard lists the schedule and follows its last job's status."""
+    username = fresh_name("ida")
+    WebSession(site.url).register(username)
+    page = browse().page
+    log_in(page, username)
+    page.goto("/schedules/new")
+    page.get_by_label("Name").fill("every minute")
+    page.get_by_label("Cron").fill("* * * * *")
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    expect(page.locator("#cron-preview [data-preview-list] li")).to_have_count(5)
+    page.get_by_label("Task").select_option("sleep")
+    page.get_by_label("Args as JSON").fill('{"seconds": 2}')
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page).to_have_url(re.compile(r"/schedules/?$"))
+    dashboard = browse().page
+    log_in(dashboard, username)
+    item = dashboard.locator("#schedule-list .schedule-item")
+    expect(item).to_contain_text("every minute")
+    expect(item.locator(".schedule-next")).to_contain_text("next ")
+    page.get_by_role("button", name="Run every minute now").click()
+    expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
+    job_id = page.url.rsplit("/", 1)[1]
+    expect(item).to_contain_text(f"last #{job_id}")
+    expect(item.locator(".status-badge")).to_have_text("completed", timeout=15_000)
+    assert dashboard.evaluate("document.getElementById('dashboard-schedules').hidden") is False
+
+
 def test_the_form_describes_the_chosen_task_and_shows_errors_inline(browse):
     page = browse().page
     register(page, fresh_name("erin"))
