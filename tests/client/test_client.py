@@ -34,7 +34,7 @@ class Refuse:
         if name.split(".")[0] in {SERVER_SIDE!r}:
             raise ImportError("server dependency " + name)
 sys.meta_path.insert(0, Refuse())
-import jobsched.client
+import jobsched.client, jobsched.client.cli
 from jobsched.client import Client, ApiError
 print(sorted(m for m in sys.modules if m.startswith("jobsched")))
 """
