@@ -117,11 +117,17 @@ MAY_IMPORT: dict[str, set[str]] = {
     "app": set(WEB | {"database", "orm", "scheduler", "storage", "models", "tasks",
                       "logging_setup"}),
     "__init__": {"app"},
+    # The Python client and the `jobsched` command (SPEC §13) run where the server's
+    # dependencies are not installed: they know the API's JSON, not the server's code.
+    "client": set(),
 }
 # Third-party packages a unit may never import, besides the rule table above.
 NEVER: dict[str, tuple[str, ...]] = {
     "storage": ("flask_wtf", "wtforms", "flask_restx", "flask_socketio", "socketio",
                 "flask_login", "eventlet"),
+    "client": ("flask", "flask_sqlalchemy", "flask_restx", "flask_socketio", "flask_login",
+               "flask_wtf", "werkzeug", "sqlalchemy", "eventlet", "redis", "psycopg2",
+               "jsonschema"),
 }
 
 
