@@ -25,7 +25,7 @@ from ..storage.timesql import seconds_between
 from .errors import ValidationFailed
 from .fair_use import DEFAULT_RULES, FairUse, reserve_pending
 from .queries import MAX_ID, filtered_jobs, parse_job_filter
-from .service import write_transaction
+from .service import past_deadline, write_transaction
 
 MAX_IDS = 10_000
 ACTIONS = ("cancel", "retry", "delete")
@@ -109,7 +109,7 @@ def _cancel(session: Session, user: User, ids: Select[Any], rules: FairUse) -> D
     schedulers stop them) and their executions close; dependents are cancelled too."""
     rows = session.execute(update(Job).where(Job.id.in_(ids), Job.status.in_(_CANCELLABLE))
                            .values(status=JobStatus.CANCELLED.value, finished_at=NOW.sql,
-                                   deadline_missed=Job.deadline_missed | _past_deadline(),
+                                   deadline_missed=Job.deadline_missed | past_deadline(),
                                    node=None, lease_token=None, lease_expires_at=None,
                                    updated_at=NOW.sql)
                            .returning(Job.id, Job.owner_id),
@@ -179,7 +179,3 @@ def _dependents_of(session: Session, ended: list[int], how: str) -> Changed:
     if not found:
         return []
     return cancel_dependents(session.connection(), dict.fromkeys(found, how), NOW)
-
-
-def _past_deadline() -> Any:
-    return Job.deadline.is_not(None) & (Job.deadline < NOW.sql)

@@ -189,7 +189,7 @@ def cancel_job(session: Session, user: User, job_id: int, sink: EventSink) -> Jo
         transition(job.status, JobStatus.CANCELLED)  # finished jobs: InvalidTransition
         return {
             "status": JobStatus.CANCELLED.value, "finished_at": db_now(),
-            "deadline_missed": Job.deadline_missed | _past_deadline(),
+            "deadline_missed": Job.deadline_missed | past_deadline(),
             "node": None, "lease_token": None, "lease_expires_at": None,
         }
 
@@ -332,7 +332,7 @@ def _unchanged(job: Job) -> ColumnElement[bool]:
     return (Job.id == job.id) & (Job.status == job.status) & lease
 
 
-def _past_deadline() -> ColumnElement[bool]:
+def past_deadline() -> ColumnElement[bool]:
     return Job.deadline.is_not(None) & (Job.deadline < db_now())
 
 
@@ -374,18 +374,28 @@ def clean_fields(
     data: Mapping[str, Any], allowed: tuple[str, ...], required: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Allowed fields of `data`, checked and normalised; every problem reported at once."""
+    cleaned, errors = checked_fields(data, allowed, _CLEANERS, required)
+    if errors:
+        raise ValidationFailed(errors, "Invalid job.")
+    return cleaned
+
+
+def checked_fields(
+    data: Mapping[str, Any], allowed: tuple[str, ...],
+    cleaners: Mapping[str, Callable[[Any], Any]], required: tuple[str, ...] = (),
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The allowed fields of `data` as `cleaners` make them, and the problems found (a field
+    not allowed, a required one missing, a value a cleaner refused), all at once."""
     errors = {key: "Unknown or read-only field." for key in data if key not in allowed}
     errors.update({key: "Required." for key in required if data.get(key) is None})
     cleaned: dict[str, Any] = {}
     for key in allowed:
         if key in data and key not in errors:
             try:
-                cleaned[key] = _CLEANERS[key](data[key])
+                cleaned[key] = cleaners[key](data[key])
             except ValueError as error:
                 errors[key] = str(error)
-    if errors:
-        raise ValidationFailed(errors, "Invalid job.")
-    return cleaned
+    return cleaned, errors
 
 
 def _name(value: Any) -> str:

@@ -178,15 +178,7 @@ def _next_run(schedule: Schedule, now: datetime) -> datetime | None:
 def _checked(data: Mapping[str, Any], user: User, registry: TaskRegistry, rules: FairUse,
              required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The allowed fields of `data`, checked and normalised; every problem at once."""
-    errors = {key: "Unknown or read-only field." for key in data if key not in FIELDS}
-    errors.update({key: "Required." for key in required if data.get(key) is None})
-    values: dict[str, Any] = {}
-    for key in FIELDS:
-        if key in data and key not in errors:
-            try:
-                values[key] = _CLEANERS[key](data[key])
-            except ValueError as error:
-                errors[key] = str(error)
+    values, errors = jobs.checked_fields(data, FIELDS, _CLEANERS, required)
     if "job" in values:
         values["job"] = _template(values["job"], data.get("name"), user, registry, rules,
                                   errors)
