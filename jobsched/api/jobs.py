@@ -17,6 +17,7 @@ from ..jobs.batch import create_jobs
 from ..jobs.bulk import bulk_action
 from ..jobs.errors import ValidationFailed
 from ..jobs.fair_use import current_rules, submitting
+from ..jobs.fields import CREATE_FIELDS, EDITABLE_FIELDS
 from ..jobs.serialize import execution_to_json, job_to_json
 from ..models import Job
 from ..runtime import event_sink, task_registry
@@ -104,7 +105,7 @@ class JobList(Resource):
         """
         rules = current_rules()
         with submitting(caller(), rules):
-            job = service.create_job(db.session, caller(), _payload(service.CREATE_FIELDS),
+            job = service.create_job(db.session, caller(), _payload(CREATE_FIELDS),
                                      task_registry(), event_sink(), rules)
         location = url_for("api.job_item", job_id=job.id)
         return _json(job), 201, {"Location": location}
@@ -201,7 +202,7 @@ class JobItem(Resource):
 
     def _update(self, job_id: int) -> dict[str, Any]:
         job = service.update_job(db.session, caller(), job_id,
-                                 _payload(service.EDITABLE_FIELDS), task_registry(),
+                                 _payload(EDITABLE_FIELDS), task_registry(),
                                  event_sink(), current_rules())
         return _json(job)
 

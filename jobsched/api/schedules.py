@@ -24,15 +24,14 @@ from ..schedules import service
 from ..schedules.preview import preview
 from ..schedules.serialize import schedules_to_json
 from .auth import authenticated, caller
-from .schemas import (
-    error_responses,
-    job_out,
+from .schedule_schemas import (
     schedule_in,
     schedule_list,
     schedule_out,
     schedule_patch,
     schedule_preview,
 )
+from .schemas import error_responses, job_out
 
 ns = Namespace("schedules", path="/schedules",
                description="Recurring jobs: a cron in a time zone, and the job it makes.",

@@ -3,21 +3,19 @@
 Input models are strict: a field they do not name (unknown, or read-only such as `status`)
 is a 400, never silently dropped. Response models describe the dicts that
 jobsched.jobs.serialize builds (a test keeps the two field lists equal).
-Swagger 2.0 has no `null` type, so a field that may be null carries `x-nullable`.
+The schedules' models are in schedule_schemas.py; the field types they share, in
+model_fields.py.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from flask_restx import Model, Namespace, fields
-from jsonschema import Draft202012Validator
 
 from ..jobs.batch import MAX_BATCH
 from ..jobs.bulk import ACTIONS as BULK_ACTIONS
 from ..jobs.bulk import MAX_IDS as MAX_BULK_IDS
 from ..jobs.depends import MAX_DEPENDS_ON
-from ..jobs.errors import ValidationFailed
 from ..scheduler.limits import (
     ATTEMPTS_MAX,
     ATTEMPTS_MIN,
@@ -34,11 +32,20 @@ from ..scheduler.limits import (
     TIMEOUT_MIN,
     UNIQUE_KEY_MAX,
 )
-from ..scheduler.recurrence import Overlap
 from ..scheduler.states import ExecutionStatus, JobStatus, Priority
+from .model_fields import (
+    AnyJson,
+    NullableBoolean,
+    NullableDateTime,
+    NullableFloat,
+    NullableInteger,
+    NullableString,
+    StrictModel,
+    out,
+    page_of,
+)
 
 PRIORITIES = [p.value for p in Priority]
-OVERLAPS = [o.value for o in Overlap]
 STATUSES = [s.value for s in JobStatus]
 EXECUTION_STATUSES = [s.value for s in ExecutionStatus]
 TIMESTAMP = "ISO-8601 date and time; without an offset it means UTC. Answers always carry one."
@@ -63,79 +70,6 @@ CONCURRENCY_LIMIT = (
     f"({CONCURRENCY_LIMIT_MIN}–{CONCURRENCY_LIMIT_MAX}, default {DEFAULT_CONCURRENCY_LIMIT}); "
     f"without a key it has no effect."
 )
-
-
-class _Nullable:
-    """Mixin: the field may be null (Swagger 2.0 writes that as `x-nullable`)."""
-
-    def schema(self) -> dict[str, Any]:
-        return {**super().schema(), "x-nullable": True}  # type: ignore[misc]
-
-
-class NullableString(_Nullable, fields.String):
-    pass
-
-
-class NullableInteger(_Nullable, fields.Integer):
-    pass
-
-
-class NullableFloat(_Nullable, fields.Float):
-    pass
-
-
-class NullableBoolean(_Nullable, fields.Boolean):
-    pass
-
-
-class NullableDateTime(_Nullable, fields.DateTime):
-    pass
-
-
-class AnyJson(_Nullable, fields.Raw):
-    """Any JSON value at all (a task's result): no type constraint."""
-
-    __schema_type__ = None
-
-
-class StrictModel(Model):
-    """A strict input model whose validation names each offending field (SPEC's errors)."""
-
-    def validate(self, data: Any, resolver: Any = None, format_checker: Any = None) -> None:
-        validator = Draft202012Validator(_admitting_null(self.__schema__))
-        errors: dict[str, str] = {}
-        for error in validator.iter_errors(data):
-            for field, message in _field_messages(error, data):
-                errors.setdefault(field, message)
-        if errors:
-            raise ValidationFailed(errors, "Input payload validation failed.")
-
-
-def _admitting_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """The model's schema as JSON Schema proper: `x-nullable` properties also accept null."""
-    properties = {
-        name: {**prop, "type": [prop["type"], "null"]} if prop.get("x-nullable") else prop
-        for name, prop in schema.get("properties", {}).items()
-    }
-    return {**schema, "properties": properties}
-
-
-def _field_messages(error: Any, data: Any) -> list[tuple[str, str]]:
-    """(field, why) pairs for one schema error; unknown fields are named one by one."""
-    if error.validator == "additionalProperties" and isinstance(data, dict):
-        known = error.schema.get("properties", {})
-        return [(key, "Unknown or read-only field.") for key in data if key not in known]
-    if error.validator == "required":
-        return [(str(missing), "Required.") for missing in error.validator_value
-                if isinstance(data, dict) and missing not in data]
-    path = ".".join(str(part) for part in error.absolute_path)
-    return [(path or "body", _message(error))]
-
-
-def _message(error: Any) -> str:
-    if error.validator == "type" and not error.absolute_path:
-        return "Send a JSON object."
-    return error.message[:300]
 
 
 def _editable(name_required: bool) -> dict[str, fields.Raw]:
@@ -172,63 +106,48 @@ job_in = StrictModel("JobIn", {
 job_patch = StrictModel("JobPatch", _editable(name_required=False), strict=True)
 
 
-def _out(field: type[fields.Raw], **kwargs: Any) -> fields.Raw:
-    """A response field: always present, never written by clients."""
-    return field(required=True, readonly=True, **kwargs)
-
-
 job_out = Model("Job", {
-    "id": _out(fields.Integer),
-    "name": _out(fields.String),
-    "description": _out(fields.String),
-    "task": _out(fields.String),
-    "args": _out(fields.Raw),
-    "priority": _out(fields.String, enum=PRIORITIES),
-    "effective_priority": _out(
+    "id": out(fields.Integer),
+    "name": out(fields.String),
+    "description": out(fields.String),
+    "task": out(fields.String),
+    "args": out(fields.Raw),
+    "priority": out(fields.String, enum=PRIORITIES),
+    "effective_priority": out(
         fields.String, enum=PRIORITIES,
         description="The class the job is ordered in now: its priority, or, for a pending "
                     "job waiting longer than JOBSCHED_AGING_SECONDS, one class higher (two "
                     "after twice as long). A job not pending shows its own priority."),
-    "deadline": _out(NullableDateTime),
-    "run_at": _out(NullableDateTime),
-    "status": _out(fields.String, enum=STATUSES),
-    "attempts": _out(fields.Integer, description="Attempts started so far."),
-    "max_attempts": _out(fields.Integer),
-    "timeout_seconds": _out(fields.Integer),
-    "concurrency_key": _out(NullableString, min_length=1, max_length=CONCURRENCY_KEY_MAX,
+    "deadline": out(NullableDateTime),
+    "run_at": out(NullableDateTime),
+    "status": out(fields.String, enum=STATUSES),
+    "attempts": out(fields.Integer, description="Attempts started so far."),
+    "max_attempts": out(fields.Integer),
+    "timeout_seconds": out(fields.Integer),
+    "concurrency_key": out(NullableString, min_length=1, max_length=CONCURRENCY_KEY_MAX,
                             description=CONCURRENCY_KEY),
-    "concurrency_limit": _out(fields.Integer, min=CONCURRENCY_LIMIT_MIN,
+    "concurrency_limit": out(fields.Integer, min=CONCURRENCY_LIMIT_MIN,
                               max=CONCURRENCY_LIMIT_MAX, description=CONCURRENCY_LIMIT),
-    "unique_key": _out(NullableString, min_length=1, max_length=UNIQUE_KEY_MAX,
+    "unique_key": out(NullableString, min_length=1, max_length=UNIQUE_KEY_MAX,
                        description=UNIQUE_KEY),
     "depends_on": fields.List(fields.Integer, required=True, readonly=True,
                               description=DEPENDS_ON),
-    "progress": _out(NullableInteger, min=PROGRESS_MIN, max=PROGRESS_MAX),
-    "result": _out(AnyJson, description="The task's return value."),
-    "error": _out(NullableString, description="The last failure's message."),
-    "owner": _out(fields.String, description="The owner's username."),
-    "created_at": _out(fields.DateTime),
-    "updated_at": _out(fields.DateTime),
-    "started_at": _out(NullableDateTime),
-    "finished_at": _out(NullableDateTime),
-    "deadline_missed": _out(fields.Boolean, description="Finished (or still unfinished) "
+    "progress": out(NullableInteger, min=PROGRESS_MIN, max=PROGRESS_MAX),
+    "result": out(AnyJson, description="The task's return value."),
+    "error": out(NullableString, description="The last failure's message."),
+    "owner": out(fields.String, description="The owner's username."),
+    "created_at": out(fields.DateTime),
+    "updated_at": out(fields.DateTime),
+    "started_at": out(NullableDateTime),
+    "finished_at": out(NullableDateTime),
+    "deadline_missed": out(fields.Boolean, description="Finished (or still unfinished) "
                                                         "after its deadline."),
-    "schedule_id": _out(NullableInteger, description="The schedule that made it (null: none, "
+    "schedule_id": out(NullableInteger, description="The schedule that made it (null: none, "
                                                      "or the schedule was deleted)."),
 })
 
 
-def _page_of(name: str, item: Model) -> Model:
-    """One page of a paged list: its items, how many there are in all, and where it is."""
-    return Model(name, {
-        "items": _out(fields.List, cls_or_instance=fields.Nested(item)),
-        "total": _out(fields.Integer),
-        "page": _out(fields.Integer),
-        "per_page": _out(fields.Integer),
-    })
-
-
-job_page = _page_of("JobPage", job_out)
+job_page = page_of("JobPage", job_out)
 
 # SPEC §13. Documented, not validated by the schema: the service checks each item and keys
 # its errors by index (jobs[3].args.seconds), which the schema's errors could not.
@@ -246,9 +165,9 @@ bulk_in = Model("JobBulkIn", {
                          example={"status": ["failed"], "task": "sleep"}),
 })
 bulk_out = Model("JobBulk", {
-    "matched": _out(fields.Integer, description="Visible jobs named or matched."),
-    "changed": _out(fields.Integer, description="Of them, those the action changed."),
-    "skipped": _out(fields.Integer, description="Of them, those in a state it does not "
+    "matched": out(fields.Integer, description="Visible jobs named or matched."),
+    "changed": out(fields.Integer, description="Of them, those the action changed."),
+    "skipped": out(fields.Integer, description="Of them, those in a state it does not "
                                                 "apply to (or, for a retry, whose unique key "
                                                 "is held or whose dependency failed)."),
 })
@@ -258,45 +177,45 @@ batch_out = Model("JobBatch", {
 })
 
 execution_out = Model("Execution", {
-    "id": _out(fields.Integer),
-    "attempt": _out(fields.Integer),
-    "status": _out(fields.String, enum=EXECUTION_STATUSES),
-    "node": _out(fields.String, description="The scheduler that ran it (--node)."),
-    "started_at": _out(fields.DateTime),
-    "finished_at": _out(NullableDateTime),
-    "duration_seconds": _out(NullableFloat),
-    "output": _out(fields.String, description="What the task logged (the last 64 KiB)."),
-    "error": _out(NullableString, description="Message and traceback."),
+    "id": out(fields.Integer),
+    "attempt": out(fields.Integer),
+    "status": out(fields.String, enum=EXECUTION_STATUSES),
+    "node": out(fields.String, description="The scheduler that ran it (--node)."),
+    "started_at": out(fields.DateTime),
+    "finished_at": out(NullableDateTime),
+    "duration_seconds": out(NullableFloat),
+    "output": out(fields.String, description="What the task logged (the last 64 KiB)."),
+    "error": out(NullableString, description="Message and traceback."),
 })
 
-execution_list = _page_of("ExecutionList", execution_out)
+execution_list = page_of("ExecutionList", execution_out)
 
 task_out = Model("Task", {
-    "name": _out(fields.String),
-    "description": _out(fields.String),
-    "args_schema": _out(fields.Raw, description="JSON Schema of the task's args."),
-    "admin_only": _out(fields.Boolean),
+    "name": out(fields.String),
+    "description": out(fields.String),
+    "args_schema": out(fields.Raw, description="JSON Schema of the task's args."),
+    "admin_only": out(fields.Boolean),
 })
 
-task_list = Model("TaskList", {"items": _out(fields.List, cls_or_instance=fields.Nested(task_out))})
+task_list = Model("TaskList", {"items": out(fields.List, cls_or_instance=fields.Nested(task_out))})
 
-status_counts = Model("StatusCounts", {s: _out(fields.Integer) for s in STATUSES})
-priority_counts = Model("PriorityCounts", {p: _out(fields.Integer) for p in PRIORITIES})
+status_counts = Model("StatusCounts", {s: out(fields.Integer) for s in STATUSES})
+priority_counts = Model("PriorityCounts", {p: out(fields.Integer) for p in PRIORITIES})
 
 stats_out = Model("Stats", {
-    "total": _out(fields.Integer),
-    "by_status": _out(fields.Nested, model=status_counts),
-    "by_priority": _out(fields.Nested, model=priority_counts),
-    "running": _out(fields.Integer,
+    "total": out(fields.Integer),
+    "by_status": out(fields.Nested, model=status_counts),
+    "by_priority": out(fields.Nested, model=priority_counts),
+    "running": out(fields.Integer,
                     description="Running jobs among those you may see (all, for an admin)."),
-    "running_all": _out(fields.Integer, description=(
+    "running_all": out(fields.Integer, description=(
         "Jobs running now system-wide, whoever owns them (never who): the slots in use "
         "out of max_concurrent. For an admin it equals running.")),
-    "queued": _out(fields.Integer, description="Pending jobs eligible to run now."),
-    "max_concurrent": _out(fields.Integer, description="Jobs that may run at once, system-wide."),
-    "avg_wait_seconds": _out(NullableFloat, description="Creation to start, started jobs."),
-    "avg_run_seconds": _out(NullableFloat, description="Start to finish, finished jobs."),
-    "deadline_missed": _out(fields.Integer),
+    "queued": out(fields.Integer, description="Pending jobs eligible to run now."),
+    "max_concurrent": out(fields.Integer, description="Jobs that may run at once, system-wide."),
+    "avg_wait_seconds": out(NullableFloat, description="Creation to start, started jobs."),
+    "avg_run_seconds": out(NullableFloat, description="Start to finish, finished jobs."),
+    "deadline_missed": out(fields.Integer),
 })
 
 token_in = StrictModel("TokenRequest", {
@@ -306,23 +225,23 @@ token_in = StrictModel("TokenRequest", {
 }, strict=True)
 
 token_out = Model("Token", {
-    "token": _out(fields.String, description="Send as 'Authorization: Bearer <token>'."),
+    "token": out(fields.String, description="Send as 'Authorization: Bearer <token>'."),
 })
 
 token_item = Model("TokenInfo", {
-    "id": _out(fields.Integer),
-    "name": _out(fields.String, description="The label given when it was made."),
-    "created_at": _out(fields.DateTime),
-    "last_used_at": _out(NullableDateTime, description="To the minute; null: never used."),
+    "id": out(fields.Integer),
+    "name": out(fields.String, description="The label given when it was made."),
+    "created_at": out(fields.DateTime),
+    "last_used_at": out(NullableDateTime, description="To the minute; null: never used."),
 })
 
 token_list = Model("TokenList", {
-    "items": _out(fields.List, cls_or_instance=fields.Nested(token_item)),
+    "items": out(fields.List, cls_or_instance=fields.Nested(token_item)),
 })
 
 error_out = Model("Error", {
-    "message": _out(fields.String),
-    "errors": _out(fields.Raw, description="Field name -> why it was refused.",
+    "message": out(fields.String),
+    "errors": out(fields.Raw, description="Field name -> why it was refused.",
                    example={"name": "Required."}),
 })
 
@@ -348,75 +267,12 @@ limits_in = StrictModel("UserLimitsIn", {
 }, strict=True)
 
 limits_out = Model("UserLimits", {
-    "max_running": _out(NullableInteger, description=LIMITS["max_running"]),
-    "max_pending": _out(NullableInteger, description=LIMITS["max_pending"]),
-    "may_use_high": _out(NullableBoolean, description=LIMITS["may_use_high"]),
-})
-
-SCHEDULE_JOB = (
-    "The job each fire time makes: a job's create fields (name — default the schedule's —, "
-    "description, task, args, priority, max_attempts, timeout_seconds, concurrency_key, "
-    "concurrency_limit) but run_at and deadline, plus deadline_seconds: its deadline, that "
-    "many seconds after the fire time. Checked like a create; errors are named job.<field>."
-)
-CRON = ("5-field cron (minute hour day-of-month month day-of-week, Debian cron's syntax), "
-        "e.g. */5 * * * *.")
-TIMEZONE = "IANA time zone the cron is read in, e.g. Europe/Berlin; daylight saving applies."
-OVERLAP = ("skip: a fire time is skipped while the schedule's previous job is pending or "
-           "running; allow: it makes a job anyway.")
-
-
-def _schedule_fields(required: bool) -> dict[str, fields.Raw]:
-    return {
-        "name": fields.String(required=required, min_length=1, max_length=NAME_MAX,
-                              example="Nightly report"),
-        "cron": fields.String(required=required, description=CRON, example="*/5 * * * *"),
-        "timezone": fields.String(description=TIMEZONE, default="UTC", example="Europe/Berlin"),
-        "job": fields.Raw(required=required, description=SCHEDULE_JOB,
-                          example={"task": "sleep", "args": {"seconds": 5},
-                                   "deadline_seconds": 600}),
-        "enabled": fields.Boolean(default=True),
-        "overlap": fields.String(enum=OVERLAPS, default="skip", description=OVERLAP),
-    }
-
-
-schedule_in = StrictModel("ScheduleIn", _schedule_fields(required=True), strict=True)
-schedule_patch = StrictModel("SchedulePatch", _schedule_fields(required=False), strict=True)
-
-schedule_out = Model("Schedule", {
-    "id": _out(fields.Integer),
-    "name": _out(fields.String),
-    "cron": _out(fields.String, description=CRON),
-    "timezone": _out(fields.String, description=TIMEZONE),
-    "job": _out(fields.Raw, description=SCHEDULE_JOB),
-    "enabled": _out(fields.Boolean),
-    "overlap": _out(fields.String, enum=OVERLAPS, description=OVERLAP),
-    "next_run_at": _out(NullableDateTime, description="The next fire time (null: paused, or "
-                                                      "the cron fires no more)."),
-    "last_run_at": _out(NullableDateTime, description="When it last made a job."),
-    "last_job_id": _out(NullableInteger, description="The job it made last."),
-    "last_job_status": _out(NullableString, enum=STATUSES,
-                            description="That job's status (null: none, or deleted)."),
-    "owner": _out(fields.String, description="The owner's username."),
-    "created_at": _out(fields.DateTime),
-    "updated_at": _out(fields.DateTime),
-})
-
-schedule_list = Model("ScheduleList", {
-    "items": _out(fields.List, cls_or_instance=fields.Nested(schedule_out)),
-})
-
-schedule_preview = Model("SchedulePreview", {
-    "cron": _out(fields.String, description="The expression as it would be stored."),
-    "timezone": _out(fields.String),
-    "next": _out(fields.List, cls_or_instance=fields.DateTime,
-                 description="The next 5 fire times, in UTC."),
-    "local": _out(fields.List, cls_or_instance=fields.String,
-                  description="The same instants in the schedule's time zone, for people."),
+    "max_running": out(NullableInteger, description=LIMITS["max_running"]),
+    "max_pending": out(NullableInteger, description=LIMITS["max_pending"]),
+    "may_use_high": out(NullableBoolean, description=LIMITS["may_use_high"]),
 })
 
 MODELS = (
-    schedule_in, schedule_patch, schedule_out, schedule_list, schedule_preview,
     limits_in, limits_out,
     job_in, job_patch, job_out, job_page, batch_in, batch_out, bulk_in, bulk_out,
     execution_out, execution_list,

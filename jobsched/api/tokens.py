@@ -20,8 +20,8 @@ from ..auth.tokens import issue_token, list_tokens
 from ..extensions import db
 from ..jobs.errors import ValidationFailed
 from ..jobs.serialize import iso
-from ..jobs.service import storable_problem
 from ..models import ApiToken
+from ..scheduler.storable import storable_problem
 from .auth import authenticated, caller
 from .schemas import error_out, error_responses, token_in, token_list, token_out
 

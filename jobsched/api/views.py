@@ -10,6 +10,7 @@ from ..scheduler.limits import MAX_ARGS_BYTES, MAX_DESCRIPTION, MAX_JSON_DEPTH
 from .errors import JsonApi, register_error_handlers
 from .guards import init_guards
 from .jobs import ns as jobs_ns
+from .schedule_schemas import SCHEDULE_MODELS
 from .schedules import ns as schedules_ns
 from .schemas import MODELS
 from .tasks import ns as tasks_ns
@@ -54,7 +55,7 @@ api = JsonApi(
     bp, version="1.0", title="jobsched API", description=DESCRIPTION,
     doc="/docs", authorizations=AUTHORIZATIONS, security="Bearer", validate=True,
 )
-for model in MODELS:
+for model in (*MODELS, *SCHEDULE_MODELS):
     api.models[model.name] = model
 register_error_handlers(api)
 for namespace in (jobs_ns, schedules_ns, tasks_ns, tokens_ns, users_ns):

@@ -19,10 +19,12 @@ from ..database import commit_keeping_loaded
 from ..models import Job, JobDependency, User
 from ..scheduler.events import EventSink, JobChanged
 from ..scheduler.registry import TaskRegistry
+from ..storage.dependencies import add_edges
 from .depends import lock_jobs, waiting_on
 from .errors import Forbidden, ValidationFailed
 from .fair_use import DEFAULT_RULES, FairUse, reserve_pending
-from .service import new_job_row, while_key_moves, write_transaction
+from .fields import new_job_row
+from .service import while_key_moves, write_transaction
 from .unique import unique_keys_held
 
 MAX_BATCH = 1000
@@ -111,10 +113,8 @@ def _waiting_rows(session: Session, user: User, items: list[Item]) -> list[dict[
 
 
 def _add_edges(session: Session, jobs: Sequence[Job], depends_on: Sequence[list[int]]) -> None:
-    edges = [{"job_id": job.id, "depends_on_id": parent}
-             for job, parents in zip(jobs, depends_on, strict=True) for parent in parents]
-    if edges:
-        session.execute(insert(JobDependency.__table__), edges)
+    add_edges(session.connection(), [(job.id, parent) for job, parents
+                                     in zip(jobs, depends_on, strict=True) for parent in parents])
     for job, parents in zip(jobs, depends_on, strict=True):
         set_committed_value(job, "dependencies", [
             JobDependency(job_id=job.id, depends_on_id=parent) for parent in sorted(parents)])

@@ -173,9 +173,5 @@ def _delete(session: Session, user: User, ids: Select[Any], rules: FairUse) -> D
 
 
 def _dependents_of(session: Session, ended: list[int], how: str) -> Changed:
-    """Cancel what waits for these jobs, down the chain (not the jobs among them)."""
-    found = session.scalars(select(JobDependency.depends_on_id).where(
-        JobDependency.depends_on_id.in_(ended)).distinct()).all()
-    if not found:
-        return []
-    return cancel_dependents(session.connection(), dict.fromkeys(found, how), NOW)
+    """Cancel what waits for these jobs, down the chain."""
+    return cancel_dependents(session.connection(), dict.fromkeys(ended, how), NOW)

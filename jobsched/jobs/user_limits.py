@@ -19,7 +19,7 @@ from ..models import User
 from ..scheduler.limits import MAX_PENDING_PER_USER_RANGE, MAX_RUNNING_PER_USER_RANGE
 from ..storage.listener import announce_limits
 from .errors import Forbidden, UserNotFound, ValidationFailed
-from .service import int_between
+from .fields import int_between
 
 LIMIT_FIELDS = ("max_running", "max_pending", "may_use_high")
 

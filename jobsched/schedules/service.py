@@ -18,10 +18,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..database import IMMEDIATE
-from ..jobs import service as jobs
+from ..jobs import fields as jobs
 from ..jobs.errors import ValidationFailed
 from ..jobs.fair_use import DEFAULT_RULES, FairUse, check_priority
 from ..jobs.queries import MAX_ID
+from ..jobs.service import create_job
 from ..models import Job, Schedule, User
 from ..scheduler.clock import utcnow
 from ..scheduler.events import EventSink
@@ -121,7 +122,7 @@ def run_now(session: Session, user: User, schedule_id: int, registry: TaskRegist
     now = utcnow()
     if seconds is not None:
         template["deadline"] = now + timedelta(seconds=seconds)
-    return jobs.create_job(session, schedule.owner, template, registry, sink, rules,
+    return create_job(session, schedule.owner, template, registry, sink, rules,
                            schedule_id=schedule.id)
 
 

@@ -81,12 +81,17 @@ def cancel_dependents(conn: Connection, ended: dict[int, str], now: Instant) -> 
 
 
 def set_dependencies(conn: Connection, job_id: int, depends_on: Collection[int]) -> None:
-    """Make `job_id` depend on exactly these jobs, and wait for those not completed yet."""
+    """Make `job_id` depend on exactly these jobs (the caller sets its waiting_on from the
+    jobs it locked, jobs/depends.py)."""
     conn.execute(delete(edges).where(edges.c.job_id == job_id))
-    if depends_on:
+    add_edges(conn, [(job_id, parent) for parent in sorted(depends_on)])
+
+
+def add_edges(conn: Connection, pairs: list[tuple[int, int]]) -> None:
+    """(job, the job it depends on) edges, in one multi-row INSERT."""
+    if pairs:
         conn.execute(insert(edges), [{"job_id": job_id, "depends_on_id": parent}
-                                     for parent in sorted(depends_on)])
-    conn.execute(update(jobs).where(jobs.c.id == job_id).values(waiting_on=waiting_for(job_id)))
+                                     for job_id, parent in pairs])
 
 
 def waiting_for(job_id: Any) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobsched.jobs import queries, service
+from jobsched.jobs import fields, queries
 from jobsched.scheduler.limits import (
     CONCURRENCY_KEY_MAX,
     CONCURRENCY_LIMIT_MAX,
@@ -101,8 +101,8 @@ def test_bodies_and_list_parameters_are_documented(spec):
 
 def test_input_models_are_strict_and_name_the_editable_fields(spec):
     job_in, job_patch = spec["definitions"]["JobIn"], spec["definitions"]["JobPatch"]
-    assert set(job_in["properties"]) == set(service.CREATE_FIELDS)
-    assert set(job_patch["properties"]) == set(service.EDITABLE_FIELDS)
+    assert set(job_in["properties"]) == set(fields.CREATE_FIELDS)
+    assert set(job_patch["properties"]) == set(fields.EDITABLE_FIELDS)
     assert job_in["additionalProperties"] is False and job_patch["additionalProperties"] is False
     assert job_in["required"] == ["name"] and "required" not in job_patch
     assert job_in["properties"]["deadline"]["x-nullable"] is True
